@@ -1,0 +1,26 @@
+"""The `stylegan-edit` command line: one click group of thin commands over the library."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from stylegan_edit import __version__
+from stylegan_edit.commands.generate import generate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(__version__, prog_name="stylegan-edit")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
+def cli(verbose: bool) -> None:
+    """StyleGAN2 inversion and latent editing: generate, project, encode, edit, blend."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+
+
+for _command in (generate,):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,266 @@
+"""Equalised-learning-rate layers and the modulated, demodulated convolution of StyleGAN2 (arXiv:1912.04958).
+
+Parameter names, initialisation and run-time gains follow NVIDIA's stylegan2-ada-pytorch so that its state
+dicts load with `strict=True` and reproduce its images (shared/reference/formats.md §1.5-§1.6, §4).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from stylegan_edit.generators.ops import ACTIVATION_GAIN, bias_act, setup_filter, upfirdn2d
+
+
+class FullyConnectedLayer(nn.Module):
+    """Dense layer with equalised learning rate: stored weight `randn / lr`, run-time gain `lr / sqrt(in)`."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        *,
+        bias: bool = True,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.activation = activation
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: Tensor) -> Tensor:
+        w = self.weight.to(x.dtype) * self.weight_gain
+        b: Tensor | None = self.bias
+        if b is not None:
+            b = b.to(x.dtype)
+            if self.bias_gain != 1:
+                b = b * self.bias_gain
+        if self.activation == "linear" and b is not None:
+            return torch.addmm(b.unsqueeze(0), x, w.t())
+        return bias_act(x.matmul(w.t()), b, activation=self.activation)
+
+
+def conv2d_resample(
+    x: Tensor,
+    w: Tensor,
+    f: Tensor | None = None,
+    *,
+    up: int = 1,
+    down: int = 1,
+    padding: int = 0,
+    groups: int = 1,
+) -> Tensor:
+    """2-D convolution (correlation, no kernel flip) fused with FIR up- or down-sampling by 2.
+
+    Matches NVIDIA's `conv2d_resample` for the cases StyleGAN2 uses: up=2 runs a stride-2 transposed
+    convolution followed by the FIR filter; down=2 filters first and then runs a strided convolution.
+    """
+    out_channels, _, kh, kw = w.shape
+    if up == 1 and down == 1:
+        return F.conv2d(x, w, padding=padding, groups=groups)
+    if f is None:
+        raise ValueError("resampling needs a FIR filter")
+    fw = f.shape[-1]
+    if up > 1 and down > 1:
+        raise ValueError("simultaneous up- and down-sampling is not supported")
+    if down > 1:
+        p0 = padding + (fw - down + 1) // 2
+        p1 = padding + (fw - down) // 2
+        if kh == 1 and kw == 1:
+            x = upfirdn2d(x, f, down=down, padding=(p0, p1, p0, p1))
+            return F.conv2d(x, w, groups=groups)
+        x = upfirdn2d(x, f, padding=(p0, p1, p0, p1))
+        return F.conv2d(x, w, stride=down, groups=groups)
+    p0 = padding + (fw + up - 1) // 2
+    p1 = padding + (fw - up) // 2
+    if kh == 1 and kw == 1:
+        x = F.conv2d(x, w, groups=groups)
+        return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)
+    # Transposed convolution takes [in, out/groups, kh, kw].
+    in_per_group = w.shape[1]
+    wt = w.reshape(groups, out_channels // groups, in_per_group, kh, kw).transpose(1, 2)
+    wt = wt.reshape(groups * in_per_group, out_channels // groups, kh, kw)
+    p0 -= kw - 1
+    p1 -= kw - up
+    pt = max(min(-p0, -p1), 0)
+    x = F.conv_transpose2d(x, wt, stride=up, padding=pt, groups=groups)
+    return upfirdn2d(x, f, padding=(p0 + pt, p1 + pt, p0 + pt, p1 + pt), gain=up * up)
+
+
+def modulated_conv2d(
+    x: Tensor,
+    weight: Tensor,
+    styles: Tensor,
+    *,
+    noise: Tensor | None = None,
+    up: int = 1,
+    padding: int = 0,
+    resample_filter: Tensor | None = None,
+    demodulate: bool = True,
+    fused: bool = True,
+) -> Tensor:
+    """Convolve `x [N,I,H,W]` with `weight [O,I,k,k]` scaled per sample by `styles [N,I]`.
+
+    Demodulation divides each output channel by `sqrt(sum(W'^2) + 1e-8)` of the modulated weight (NVIDIA's
+    unscaled-weight convention). The fused path folds the batch into conv groups; the non-fused path scales
+    activations instead of weights. Both give the same result up to float rounding and are differentiable.
+    """
+    batch_size = x.shape[0]
+    _, in_channels, kh, kw = weight.shape
+    w: Tensor | None = None
+    dcoefs: Tensor | None = None
+    if demodulate or fused:
+        w = weight.unsqueeze(0) * styles.reshape(batch_size, 1, -1, 1, 1)
+    if demodulate:
+        assert w is not None
+        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+    if not fused:
+        x = x * styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
+        x = conv2d_resample(x, weight.to(x.dtype), resample_filter, up=up, padding=padding)
+        if dcoefs is not None:
+            x = x * dcoefs.to(x.dtype).reshape(batch_size, -1, 1, 1)
+        if noise is not None:
+            x = x + noise.to(x.dtype)
+        return x
+    assert w is not None
+    if dcoefs is not None:
+        w = w * dcoefs.reshape(batch_size, -1, 1, 1, 1)
+    x = x.reshape(1, -1, *x.shape[2:])
+    w = w.reshape(-1, in_channels, kh, kw)
+    x = conv2d_resample(x, w.to(x.dtype), resample_filter, up=up, padding=padding, groups=batch_size)
+    x = x.reshape(batch_size, -1, *x.shape[2:])
+    if noise is not None:
+        x = x + noise.to(x.dtype)
+    return x
+
+
+NOISE_MODES = ("const", "random", "none")
+
+
+class SynthesisLayer(nn.Module):
+    """A modulated 3x3 convolution with per-pixel noise, bias, lrelu and optional clamp."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        *,
+        up: int = 1,
+        use_noise: bool = True,
+        resample_filter: Sequence[int] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        kernel_size: int = 3,
+    ) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.up = up
+        self.use_noise = use_noise
+        self.conv_clamp = conv_clamp
+        self.padding = kernel_size // 2
+        self.register_buffer("resample_filter", setup_filter(resample_filter))
+        self.resample_filter: Tensor
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+        if use_noise:
+            self.register_buffer("noise_const", torch.randn([resolution, resolution]))
+            self.noise_const: Tensor
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+
+    def forward(
+        self,
+        x: Tensor,
+        w: Tensor,
+        *,
+        noise_mode: str = "const",
+        noise: Tensor | None = None,
+        fused: bool = True,
+        gain: float = 1.0,
+    ) -> Tensor:
+        styles = self.affine(w)
+        noise_term = None
+        if self.use_noise:
+            if noise is not None:
+                noise_term = noise * self.noise_strength
+            elif noise_mode == "random":
+                shape = [x.shape[0], 1, self.resolution, self.resolution]
+                noise_term = torch.randn(shape, device=x.device, dtype=x.dtype) * self.noise_strength
+            elif noise_mode == "const":
+                noise_term = self.noise_const * self.noise_strength
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            noise=noise_term,
+            up=self.up,
+            padding=self.padding,
+            resample_filter=self.resample_filter,
+            fused=fused,
+        )
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, self.bias, activation="lrelu", gain=ACTIVATION_GAIN["lrelu"] * gain, clamp=clamp)
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 convolution to RGB, without demodulation (its gain scales the styles)."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, *, conv_clamp: float | None = None) -> None:
+        super().__init__()
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, 1, 1]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = 1 / math.sqrt(in_channels)
+
+    def forward(self, x: Tensor, w: Tensor, *, fused: bool = True) -> Tensor:
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
+        return bias_act(x, self.bias, clamp=self.conv_clamp)
+
+
+class Conv2dLayer(nn.Module):
+    """Plain equalised-lr convolution with optional FIR resampling (discriminator, resnet skips)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        *,
+        bias: bool = True,
+        activation: str = "linear",
+        up: int = 1,
+        down: int = 1,
+        resample_filter: Sequence[int] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.activation = activation
+        self.up = up
+        self.down = down
+        self.conv_clamp = conv_clamp
+        self.padding = kernel_size // 2
+        self.register_buffer("resample_filter", setup_filter(resample_filter))
+        self.resample_filter: Tensor
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+        self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
+
+    def forward(self, x: Tensor, gain: float = 1.0) -> Tensor:
+        w = self.weight * self.weight_gain
+        x = conv2d_resample(x, w.to(x.dtype), self.resample_filter, up=self.up, down=self.down, padding=self.padding)
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        act_gain = ACTIVATION_GAIN[self.activation] * gain
+        return bias_act(x, self.bias, activation=self.activation, gain=act_gain, clamp=clamp)

@@ -1,0 +1,63 @@
+"""Seeded sampling and style mixing, with NVIDIA's seed -> z convention (generate.py, style_mixing.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from stylegan_edit.generators.generator import Generator
+from stylegan_edit.images import make_grid, to_pil
+
+
+def z_from_seeds(generator: Generator, seeds: Sequence[int]) -> Tensor:
+    """`[len(seeds), z_dim]`: row i is `RandomState(seeds[i]).randn(1, z_dim)`."""
+    return torch.cat([generator.z_from_seed(seed) for seed in seeds])
+
+
+def generate_from_seeds(
+    generator: Generator,
+    seeds: Sequence[int],
+    *,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+) -> Tensor:
+    """Images `[len(seeds), C, H, W]` in [-1, 1], rendered in batches."""
+    out = []
+    for start in range(0, len(seeds), batch_size):
+        z = z_from_seeds(generator, seeds[start : start + batch_size])
+        ws = generator.mapping(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        out.append(generator.synthesis(ws, noise_mode=noise_mode).cpu())
+    return torch.cat(out)
+
+
+def style_mix_grid(
+    generator: Generator,
+    row_seeds: Sequence[int],
+    col_seeds: Sequence[int],
+    styles: Sequence[int],
+    *,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+) -> Image.Image:
+    """NVIDIA's style-mixing figure: row images take the `styles` layers of each column seed.
+
+    The first row shows the column seeds, the first column the row seeds; the corner is blank.
+    """
+    all_seeds = list(dict.fromkeys([*row_seeds, *col_seeds]))
+    ws = generator.mapping(z_from_seeds(generator, all_seeds), truncation_psi=truncation_psi)
+    w_of = dict(zip(all_seeds, ws, strict=True))
+    plain = {s: img for s, img in zip(all_seeds, to_pil(generator.synthesis(ws, noise_mode=noise_mode)), strict=True)}
+    tiles: list[Image.Image] = [Image.new("RGB", plain[all_seeds[0]].size, (255, 255, 255))]
+    tiles += [plain[s] for s in col_seeds]
+    for row in row_seeds:
+        tiles.append(plain[row])
+        mixed = torch.stack([w_of[row].clone() for _ in col_seeds])
+        for i, col in enumerate(col_seeds):
+            mixed[i, list(styles)] = w_of[col][list(styles)]
+        tiles += to_pil(generator.synthesis(mixed, noise_mode=noise_mode))
+    return make_grid(tiles, ncols=len(col_seeds) + 1)

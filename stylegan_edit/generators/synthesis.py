@@ -1,0 +1,146 @@
+"""The StyleGAN2 synthesis network: per-layer W codes -> image (arXiv:1912.04958, config e/f)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from stylegan_edit.generators.config import GeneratorConfig
+from stylegan_edit.generators.layers import NOISE_MODES, Conv2dLayer, SynthesisLayer, ToRGBLayer
+from stylegan_edit.generators.ops import setup_filter, upsample2d
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution: (const or up-conv0) + conv1, and a torgb for `skip` (or the last `resnet`) block."""
+
+    def __init__(self, config: GeneratorConfig, resolution: int) -> None:
+        super().__init__()
+        in_channels = config.channels(resolution // 2) if resolution > 4 else 0
+        out_channels = config.channels(resolution)
+        self.resolution = resolution
+        self.in_channels = in_channels
+        self.architecture = config.architecture
+        self.is_last = resolution == config.img_resolution
+        self.register_buffer("resample_filter", setup_filter(config.resample_filter))
+        self.resample_filter: Tensor
+
+        def layer(channels_in: int, up: int) -> SynthesisLayer:
+            return SynthesisLayer(
+                channels_in,
+                out_channels,
+                config.w_dim,
+                resolution,
+                up=up,
+                use_noise=config.use_noise,
+                resample_filter=config.resample_filter,
+                conv_clamp=config.conv_clamp,
+            )
+
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
+        else:
+            self.conv0 = layer(in_channels, 2)
+        self.conv1 = layer(out_channels, 1)
+        self.num_conv = 1 if in_channels == 0 else 2
+        self.has_torgb = self.is_last or config.architecture == "skip"
+        if self.has_torgb:
+            self.torgb = ToRGBLayer(out_channels, config.img_channels, config.w_dim, conv_clamp=config.conv_clamp)
+        if in_channels != 0 and config.architecture == "resnet":
+            self.skip = Conv2dLayer(
+                in_channels, out_channels, 1, bias=False, up=2, resample_filter=config.resample_filter
+            )
+
+    @property
+    def layers(self) -> list[SynthesisLayer]:
+        return [self.conv1] if self.in_channels == 0 else [self.conv0, self.conv1]
+
+    def forward(
+        self,
+        x: Tensor | None,
+        img: Tensor | None,
+        ws: Tensor,
+        *,
+        noise_mode: str,
+        noise: Sequence[Tensor | None],
+        fused: bool,
+    ) -> tuple[Tensor, Tensor | None]:
+        w_iter = iter(ws.unbind(dim=1))
+        kwargs = dict(noise_mode=noise_mode, fused=fused)
+        if x is None:
+            x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.conv1(x, next(w_iter), noise=noise[0], **kwargs)
+        elif self.architecture == "resnet":
+            y = self.skip(x, gain=math.sqrt(0.5))
+            x = self.conv0(x, next(w_iter), noise=noise[0], **kwargs)
+            x = self.conv1(x, next(w_iter), noise=noise[1], gain=math.sqrt(0.5), **kwargs)
+            x = y + x
+        else:
+            x = self.conv0(x, next(w_iter), noise=noise[0], **kwargs)
+            x = self.conv1(x, next(w_iter), noise=noise[1], **kwargs)
+        if img is not None:
+            img = upsample2d(img, self.resample_filter)
+        if self.has_torgb:
+            y = self.torgb(x, next(w_iter), fused=fused).to(torch.float32)
+            img = y if img is None else img + y
+        return x, img
+
+
+class SynthesisNetwork(nn.Module):
+    """`ws [N, num_ws, w_dim]` -> image `[N, C, H, W]`, nominally in [-1, 1]."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.num_ws = config.num_ws
+        self.block_resolutions = config.block_resolutions
+        for res in self.block_resolutions:
+            setattr(self, f"b{res}", SynthesisBlock(config, res))
+
+    @property
+    def blocks(self) -> list[SynthesisBlock]:
+        return [getattr(self, f"b{res}") for res in self.block_resolutions]
+
+    def noise_layers(self) -> list[SynthesisLayer]:
+        """The noise-carrying layers in W+ order (b4.conv1, b8.conv0, b8.conv1, ...)."""
+        return [layer for block in self.blocks for layer in block.layers]
+
+    def forward(
+        self,
+        ws: Tensor,
+        *,
+        noise_mode: str = "const",
+        noise: Sequence[Tensor] | None = None,
+        fused_modconv: bool | None = None,
+    ) -> Tensor:
+        """Render `ws [N, num_ws, w_dim]`.
+
+        noise_mode: `const` (the stored `noise_const` maps, deterministic), `random` (fresh draws) or `none`.
+        noise: explicit maps, one per noise layer (`[H, W]` or `[N, 1, H, W]`), overriding `noise_mode`.
+        fused_modconv: grouped-convolution path; default fused in eval mode, non-fused when training.
+        """
+        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.config.w_dim:
+            raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.config.w_dim}], got {list(ws.shape)}")
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
+        num_layers = len(self.noise_layers())
+        if noise is not None and len(noise) != num_layers:
+            raise ValueError(f"expected {num_layers} noise maps, got {len(noise)}")
+        fused = (not self.training) if fused_modconv is None else fused_modconv
+        ws = ws.to(torch.float32)
+        x: Tensor | None = None
+        img: Tensor | None = None
+        w_idx = 0
+        layer_idx = 0
+        for block in self.blocks:
+            num_used = block.num_conv + int(block.has_torgb)
+            block_noise: list[Tensor | None] = (
+                list(noise[layer_idx : layer_idx + block.num_conv]) if noise is not None else [None] * block.num_conv
+            )
+            x, img = block(x, img, ws.narrow(1, w_idx, num_used), noise_mode=noise_mode, noise=block_noise, fused=fused)
+            w_idx += block.num_conv
+            layer_idx += block.num_conv
+        assert img is not None
+        return img

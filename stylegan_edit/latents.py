@@ -1,0 +1,129 @@
+"""Latent codes that know their space (Z, W, W+), and their files: native safetensors and NVIDIA's npz."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from stylegan_edit.atomic import atomic_path
+
+LATENTS_FORMAT = "stylegan-edit/latents"
+LATENTS_FORMAT_VERSION = 1
+
+
+class LatentSpace(StrEnum):
+    Z = "z"
+    W = "w"
+    W_PLUS = "w+"
+
+
+@dataclass(frozen=True, eq=False)
+class Latents:
+    """A batch of latent codes.
+
+    tensor: Z `[N, z_dim]`, W `[N, w_dim]` or W+ `[N, num_ws, w_dim]`; validated once here so nothing
+    downstream has to inspect `ndim`.
+    """
+
+    tensor: Tensor
+    space: LatentSpace
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "space", LatentSpace(self.space))
+        expected = 3 if self.space is LatentSpace.W_PLUS else 2
+        if self.tensor.ndim != expected:
+            raise ValueError(
+                f"{self.space.value} latents must have {expected} dimensions, got shape {list(self.tensor.shape)}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.tensor.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.tensor.shape[-1])
+
+    def to(self, device: torch.device | str) -> Latents:
+        return Latents(self.tensor.to(device), self.space)
+
+    def __getitem__(self, index: int | slice) -> Latents:
+        if isinstance(index, int):
+            index = slice(index, index + 1 if index != -1 else None)
+        return Latents(self.tensor[index], self.space)
+
+    def to_w_plus(self, num_ws: int) -> Latents:
+        """Broadcast W codes to W+ (`[N, num_ws, w_dim]`); W+ codes are checked and returned as they are."""
+        if self.space is LatentSpace.W_PLUS:
+            if self.tensor.shape[1] != num_ws:
+                raise ValueError(f"latents have {self.tensor.shape[1]} layers, the generator needs {num_ws}")
+            return self
+        if self.space is LatentSpace.Z:
+            raise ValueError("z latents must be mapped to W first (generator.mapping)")
+        return Latents(self.tensor.unsqueeze(1).repeat(1, num_ws, 1), LatentSpace.W_PLUS)
+
+    def save(self, path: str | Path, *, metadata: dict[str, str] | None = None) -> None:
+        """Write a native latents file (`.safetensors`, atomically)."""
+        from safetensors.torch import save_file
+
+        meta = {"format": LATENTS_FORMAT, "format_version": str(LATENTS_FORMAT_VERSION), "space": self.space.value}
+        meta.update(metadata or {})
+        with atomic_path(path) as tmp:
+            save_file({"latents": self.tensor.detach().cpu().contiguous().float()}, str(tmp), metadata=meta)
+
+    def save_npz(self, path: str | Path, num_ws: int | None = None) -> None:
+        """Write NVIDIA's `projected_w.npz` (`w: [N, num_ws, w_dim]` float32)."""
+        if self.space is LatentSpace.Z:
+            raise ValueError("projected_w.npz holds W+ codes; z latents cannot be written to it")
+        if self.space is LatentSpace.W and num_ws is None:
+            raise ValueError("num_ws is needed to write W latents as projected_w.npz")
+        tensor = self.tensor if num_ws is None else self.to_w_plus(num_ws).tensor
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez(tmp, w=tensor.detach().cpu().numpy().astype(np.float32))
+
+
+def load_latents(path: str | Path) -> tuple[Latents, dict[str, str]]:
+    """Read a native latents file or NVIDIA's `projected_w.npz`, detected by content.
+
+    Returns the latents and the file's metadata (empty for npz).
+    """
+    path = Path(path)
+    try:
+        head = path.open("rb").read(8)
+    except OSError as exc:
+        raise ValueError(f"cannot read latents file {path}: {exc.strerror}") from None
+    if head[:2] == b"PK":
+        return _load_npz(path), {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = dict(handle.metadata() or {})
+            if meta.get("format") != LATENTS_FORMAT:
+                raise ValueError(f"{path} is not a stylegan-edit latents file (format {meta.get('format')!r})")
+            tensor = handle.get_tensor("latents")
+    except (OSError, json.JSONDecodeError, RuntimeError) as exc:
+        raise ValueError(f"{path} is not a readable latents file: {exc}") from None
+    except Exception as exc:  # safetensors raises its own SafetensorError
+        if type(exc).__name__ == "SafetensorError":
+            raise ValueError(f"{path} is not a readable latents file: {exc}") from None
+        raise
+    return Latents(tensor, LatentSpace(meta["space"])), meta
+
+
+def _load_npz(path: Path) -> Latents:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "w" not in data:
+                raise ValueError(f"{path} has no 'w' array (keys: {', '.join(data.files)})")
+            w = data["w"]
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a readable projected_w.npz: {exc}") from None
+    if w.ndim != 3:
+        raise ValueError(f"{path}: 'w' must be [N, num_ws, w_dim], got shape {list(w.shape)}")
+    return Latents(torch.from_numpy(w.astype(np.float32)), LatentSpace.W_PLUS)

@@ -1,0 +1,49 @@
+"""Tiny networks shared by the tests: they build in milliseconds and run on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylegan_edit.checkpoints import save_network
+from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+
+TINY = GeneratorConfig(img_resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32)
+
+
+def randomize_(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Give zero-initialised parameters (biases, noise strengths) non-trivial values."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name.endswith("noise_strength") or (name.endswith("bias") and "affine" not in name):
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+        for name, b in module.named_buffers():
+            if name.endswith("w_avg"):
+                b.copy_(torch.randn(b.shape, generator=gen) * 0.3)
+    return module
+
+
+def make_generator(config: GeneratorConfig = TINY, seed: int = 0) -> Generator:
+    torch.manual_seed(seed)
+    return randomize_(Generator(config), seed).eval()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def tiny_generator() -> Generator:
+    return make_generator()
+
+
+@pytest.fixture
+def tiny_discriminator() -> Discriminator:
+    torch.manual_seed(1)
+    return Discriminator(DiscriminatorConfig(img_resolution=16, channel_base=256, channel_max=32)).eval()
+
+
+@pytest.fixture
+def tiny_checkpoint(tmp_path: Path, tiny_generator: Generator, tiny_discriminator: Discriminator) -> Path:
+    path = tmp_path / "tiny.safetensors"
+    save_network(path, tiny_generator, tiny_discriminator)
+    return path
