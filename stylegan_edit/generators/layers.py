@@ -50,6 +50,11 @@ class FullyConnectedLayer(nn.Module):
         return bias_act(x.matmul(w.t()), b, activation=self.activation)
 
 
+def _inplace_ok(x: Tensor) -> bool:
+    """In-place updates are safe (and save a memory pass) when autograd will not need `x`."""
+    return not (torch.is_grad_enabled() and x.requires_grad)
+
+
 def conv2d_resample(
     x: Tensor,
     w: Tensor,
@@ -59,15 +64,16 @@ def conv2d_resample(
     down: int = 1,
     padding: int = 0,
     groups: int = 1,
+    bias: Tensor | None = None,
 ) -> Tensor:
-    """2-D convolution (correlation, no kernel flip) fused with FIR up- or down-sampling by 2.
+    """2-D convolution (correlation, no kernel flip) fused with FIR up- or down-sampling by 2, plus `bias [O]`.
 
     Matches NVIDIA's `conv2d_resample` for the cases StyleGAN2 uses: up=2 runs a stride-2 transposed
     convolution followed by the FIR filter; down=2 filters first and then runs a strided convolution.
     """
     out_channels, _, kh, kw = w.shape
     if up == 1 and down == 1:
-        return F.conv2d(x, w, padding=padding, groups=groups)
+        return F.conv2d(x, w, bias, padding=padding, groups=groups)
     if f is None:
         raise ValueError("resampling needs a FIR filter")
     fw = f.shape[-1]
@@ -78,23 +84,27 @@ def conv2d_resample(
         p1 = padding + (fw - down) // 2
         if kh == 1 and kw == 1:
             x = upfirdn2d(x, f, down=down, padding=(p0, p1, p0, p1))
-            return F.conv2d(x, w, groups=groups)
+            return F.conv2d(x, w, bias, groups=groups)
         x = upfirdn2d(x, f, padding=(p0, p1, p0, p1))
-        return F.conv2d(x, w, stride=down, groups=groups)
+        return F.conv2d(x, w, bias, stride=down, groups=groups)
     p0 = padding + (fw + up - 1) // 2
     p1 = padding + (fw - up) // 2
     if kh == 1 and kw == 1:
         x = F.conv2d(x, w, groups=groups)
-        return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)
-    # Transposed convolution takes [in, out/groups, kh, kw].
-    in_per_group = w.shape[1]
-    wt = w.reshape(groups, out_channels // groups, in_per_group, kh, kw).transpose(1, 2)
-    wt = wt.reshape(groups * in_per_group, out_channels // groups, kh, kw)
-    p0 -= kw - 1
-    p1 -= kw - up
-    pt = max(min(-p0, -p1), 0)
-    x = F.conv_transpose2d(x, wt, stride=up, padding=pt, groups=groups)
-    return upfirdn2d(x, f, padding=(p0 + pt, p1 + pt, p0 + pt, p1 + pt), gain=up * up)
+        x = upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=up * up)
+    else:
+        # Transposed convolution takes [in, out/groups, kh, kw].
+        in_per_group = w.shape[1]
+        wt = w.reshape(groups, out_channels // groups, in_per_group, kh, kw).transpose(1, 2)
+        wt = wt.reshape(groups * in_per_group, out_channels // groups, kh, kw)
+        p0 -= kw - 1
+        p1 -= kw - up
+        pt = max(min(-p0, -p1), 0)
+        x = F.conv_transpose2d(x, wt, stride=up, padding=pt, groups=groups)
+        x = upfirdn2d(x, f, padding=(p0 + pt, p1 + pt, p0 + pt, p1 + pt), gain=up * up)
+    if bias is not None:
+        x = x + bias.reshape(1, -1, 1, 1)
+    return x
 
 
 def modulated_conv2d(
@@ -103,17 +113,21 @@ def modulated_conv2d(
     styles: Tensor,
     *,
     noise: Tensor | None = None,
+    bias: Tensor | None = None,
+    gain: float = 1.0,
     up: int = 1,
     padding: int = 0,
     resample_filter: Tensor | None = None,
     demodulate: bool = True,
     fused: bool = True,
 ) -> Tensor:
-    """Convolve `x [N,I,H,W]` with `weight [O,I,k,k]` scaled per sample by `styles [N,I]`.
+    """Convolve `x [N,I,H,W]` with `weight [O,I,k,k]` scaled per sample by `styles [N,I]`, then `* gain + noise + bias`.
 
     Demodulation divides each output channel by `sqrt(sum(W'^2) + 1e-8)` of the modulated weight (NVIDIA's
     unscaled-weight convention). The fused path folds the batch into conv groups; the non-fused path scales
     activations instead of weights. Both give the same result up to float rounding and are differentiable.
+    `gain` (e.g. the lrelu gain, which commutes with lrelu) is folded into the per-channel coefficients, and
+    `noise` (`[H,W]` or `[N,1,H,W]`) and `bias [O]` are expected already multiplied by it.
     """
     batch_size = x.shape[0]
     _, in_channels, kh, kw = weight.shape
@@ -124,23 +138,32 @@ def modulated_conv2d(
     if demodulate:
         assert w is not None
         dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+        if gain != 1:
+            dcoefs = dcoefs * gain
     if not fused:
         x = x * styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
         x = conv2d_resample(x, weight.to(x.dtype), resample_filter, up=up, padding=padding)
-        if dcoefs is not None:
-            x = x * dcoefs.to(x.dtype).reshape(batch_size, -1, 1, 1)
-        if noise is not None:
-            x = x + noise.to(x.dtype)
+        scale = dcoefs if dcoefs is not None else (torch.full_like(styles[:, :1], gain) if gain != 1 else None)
+        inplace = _inplace_ok(x)
+        if scale is not None:
+            scale = scale.to(x.dtype).reshape(batch_size, -1, 1, 1)
+            x = x.mul_(scale) if inplace else x * scale
+        for term in (noise, None if bias is None else bias.reshape(1, -1, 1, 1)):
+            if term is not None:
+                x = x.add_(term.to(x.dtype)) if inplace else x + term.to(x.dtype)
         return x
     assert w is not None
     if dcoefs is not None:
         w = w * dcoefs.reshape(batch_size, -1, 1, 1, 1)
+    elif gain != 1:
+        w = w * gain
     x = x.reshape(1, -1, *x.shape[2:])
     w = w.reshape(-1, in_channels, kh, kw)
-    x = conv2d_resample(x, w.to(x.dtype), resample_filter, up=up, padding=padding, groups=batch_size)
+    group_bias = None if bias is None else bias.to(x.dtype).repeat(batch_size)
+    x = conv2d_resample(x, w.to(x.dtype), resample_filter, up=up, padding=padding, groups=batch_size, bias=group_bias)
     x = x.reshape(batch_size, -1, *x.shape[2:])
     if noise is not None:
-        x = x + noise.to(x.dtype)
+        x = x.add_(noise.to(x.dtype)) if _inplace_ok(x) else x + noise.to(x.dtype)
     return x
 
 
@@ -190,27 +213,31 @@ class SynthesisLayer(nn.Module):
         gain: float = 1.0,
     ) -> Tensor:
         styles = self.affine(w)
+        act_gain = ACTIVATION_GAIN["lrelu"] * gain
         noise_term = None
         if self.use_noise:
             if noise is not None:
-                noise_term = noise * self.noise_strength
+                noise_term = noise * (self.noise_strength * act_gain)
             elif noise_mode == "random":
                 shape = [x.shape[0], 1, self.resolution, self.resolution]
-                noise_term = torch.randn(shape, device=x.device, dtype=x.dtype) * self.noise_strength
+                noise_term = torch.randn(shape, device=x.device, dtype=x.dtype) * (self.noise_strength * act_gain)
             elif noise_mode == "const":
-                noise_term = self.noise_const * self.noise_strength
+                noise_term = self.noise_const * (self.noise_strength * act_gain)
+        # lrelu(a) * g == lrelu(a * g) for g > 0, so the gain is folded into the convolution.
         x = modulated_conv2d(
             x,
             self.weight,
             styles,
             noise=noise_term,
+            bias=self.bias * act_gain,
+            gain=act_gain,
             up=self.up,
             padding=self.padding,
             resample_filter=self.resample_filter,
             fused=fused,
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, activation="lrelu", gain=ACTIVATION_GAIN["lrelu"] * gain, clamp=clamp)
+        return bias_act(x, activation="lrelu", gain=1.0, clamp=clamp, inplace=_inplace_ok(x))
 
 
 class ToRGBLayer(nn.Module):
@@ -226,8 +253,8 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: Tensor, w: Tensor, *, fused: bool = True) -> Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
-        return bias_act(x, self.bias, clamp=self.conv_clamp)
+        x = modulated_conv2d(x, self.weight, styles, bias=self.bias, demodulate=False, fused=fused)
+        return bias_act(x, clamp=self.conv_clamp, inplace=_inplace_ok(x))
 
 
 class Conv2dLayer(nn.Module):

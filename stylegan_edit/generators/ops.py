@@ -93,19 +93,24 @@ def bias_act(
     gain: float | None = None,
     clamp: float | None = None,
     dim: int = 1,
+    inplace: bool = False,
 ) -> Tensor:
-    """`clamp(act(x + bias) * gain, -clamp, clamp)` with NVIDIA's default gains (lrelu slope 0.2, gain √2)."""
+    """`clamp(act(x + bias) * gain, -clamp, clamp)` with NVIDIA's default gains (lrelu slope 0.2, gain √2).
+
+    `inplace` overwrites `x` (only where autograd does not need it) to save memory passes at high resolution.
+    """
+    if activation not in ACTIVATION_GAIN:
+        raise ValueError(f"unknown activation {activation!r}")
     if bias is not None:
         shape = [1] * x.ndim
         shape[dim] = -1
-        x = x + bias.reshape(shape).to(x.dtype)
+        b = bias.reshape(shape).to(x.dtype)
+        x = x.add_(b) if inplace else x + b
     if activation == "lrelu":
-        x = F.leaky_relu(x, 0.2)
-    elif activation != "linear":
-        raise ValueError(f"unknown activation {activation!r}")
+        x = F.leaky_relu_(x, 0.2) if inplace else F.leaky_relu(x, 0.2)
     g = ACTIVATION_GAIN[activation] if gain is None else gain
     if g != 1:
-        x = x * g
+        x = x.mul_(g) if inplace else x * g
     if clamp is not None:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     return x

@@ -22,6 +22,7 @@ class SynthesisBlock(nn.Module):
         out_channels = config.channels(resolution)
         self.resolution = resolution
         self.in_channels = in_channels
+        self.channels_last = True
         self.architecture = config.architecture
         self.is_last = resolution == config.img_resolution
         self.register_buffer("resample_filter", setup_filter(config.resample_filter))
@@ -71,6 +72,9 @@ class SynthesisBlock(nn.Module):
         kwargs = dict(noise_mode=noise_mode, fused=fused)
         if x is None:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            if self.channels_last and not self.training:
+                # oneDNN convolutions run faster on NHWC activations (benchmarks/bench_generator.py).
+                x = x.contiguous(memory_format=torch.channels_last)
             x = self.conv1(x, next(w_iter), noise=noise[0], **kwargs)
         elif self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
