@@ -7,6 +7,9 @@ import logging
 import click
 
 from stylegan_edit import __version__
+from stylegan_edit.commands.blend import blend, interpolate
+from stylegan_edit.commands.directions import directions
+from stylegan_edit.commands.edit import apply
 from stylegan_edit.commands.generate import generate
 
 
@@ -18,7 +21,7 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
 
 
-for _command in (generate,):
+for _command in (generate, apply, directions, blend, interpolate):
     cli.add_command(_command)
 
 

@@ -22,7 +22,6 @@ class SynthesisBlock(nn.Module):
         out_channels = config.channels(resolution)
         self.resolution = resolution
         self.in_channels = in_channels
-        self.channels_last = True
         self.architecture = config.architecture
         self.is_last = resolution == config.img_resolution
         self.register_buffer("resample_filter", setup_filter(config.resample_filter))
@@ -67,14 +66,13 @@ class SynthesisBlock(nn.Module):
         noise_mode: str,
         noise: Sequence[Tensor | None],
         fused: bool,
+        memory_format: torch.memory_format = torch.contiguous_format,
     ) -> tuple[Tensor, Tensor | None]:
         w_iter = iter(ws.unbind(dim=1))
         kwargs = dict(noise_mode=noise_mode, fused=fused)
         if x is None:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
-            if self.channels_last and not self.training:
-                # oneDNN convolutions run faster on NHWC activations (benchmarks/bench_generator.py).
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=memory_format)
             x = self.conv1(x, next(w_iter), noise=noise[0], **kwargs)
         elif self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
@@ -100,6 +98,8 @@ class SynthesisNetwork(nn.Module):
         self.config = config
         self.num_ws = config.num_ws
         self.block_resolutions = config.block_resolutions
+        # oneDNN convolutions run faster on NHWC activations at inference (benchmarks/bench_generator.py).
+        self.channels_last = True
         for res in self.block_resolutions:
             setattr(self, f"b{res}", SynthesisBlock(config, res))
 
@@ -133,6 +133,8 @@ class SynthesisNetwork(nn.Module):
         if noise is not None and len(noise) != num_layers:
             raise ValueError(f"expected {num_layers} noise maps, got {len(noise)}")
         fused = (not self.training) if fused_modconv is None else fused_modconv
+        use_nhwc = self.channels_last and not self.training
+        memory_format = torch.channels_last if use_nhwc else torch.contiguous_format
         ws = ws.to(torch.float32)
         x: Tensor | None = None
         img: Tensor | None = None
@@ -143,7 +145,15 @@ class SynthesisNetwork(nn.Module):
             block_noise: list[Tensor | None] = (
                 list(noise[layer_idx : layer_idx + block.num_conv]) if noise is not None else [None] * block.num_conv
             )
-            x, img = block(x, img, ws.narrow(1, w_idx, num_used), noise_mode=noise_mode, noise=block_noise, fused=fused)
+            x, img = block(
+                x,
+                img,
+                ws.narrow(1, w_idx, num_used),
+                noise_mode=noise_mode,
+                noise=block_noise,
+                fused=fused,
+                memory_format=memory_format,
+            )
             w_idx += block.num_conv
             layer_idx += block.num_conv
         assert img is not None

@@ -1,0 +1,36 @@
+"""Latent editing: directions (InterFaceGAN, GANSpace, SeFa), applying them, and mixing whole models."""
+
+from stylegan_edit.editors.blend import blend_layers, check_same_architecture, interpolate_models
+from stylegan_edit.editors.direction import (
+    Direction,
+    GeneratorSignature,
+    bundled_directions,
+    load_direction,
+    resolve_direction,
+)
+from stylegan_edit.editors.edit import LinearEdit
+from stylegan_edit.editors.ganspace import GANSpace
+from stylegan_edit.editors.interfacegan import InterFaceGAN, conditional_direction
+from stylegan_edit.editors.sampling import ScoredSamples, load_scores, sample_and_score, sample_latents
+from stylegan_edit.editors.sefa import SeFa, style_layers
+
+__all__ = [
+    "Direction",
+    "GANSpace",
+    "GeneratorSignature",
+    "InterFaceGAN",
+    "LinearEdit",
+    "ScoredSamples",
+    "SeFa",
+    "blend_layers",
+    "bundled_directions",
+    "check_same_architecture",
+    "conditional_direction",
+    "interpolate_models",
+    "load_direction",
+    "load_scores",
+    "resolve_direction",
+    "sample_and_score",
+    "sample_latents",
+    "style_layers",
+]
