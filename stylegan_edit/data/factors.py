@@ -2,15 +2,15 @@
 
 Binary labels (in `ATTRIBUTES` order) are thresholds of the continuous factors:
 
-| attribute     | continuous value            | label 1 means                               | sampled values          |
-|---------------|-----------------------------|---------------------------------------------|-------------------------|
-| `age`         | [0, 1], 0 young, 1 old      | old: `age > 0.5`                            | [0, 0.4] or [0.6, 1]    |
-| `smile`       | [0, 1], 0 frown, 1 grin     | smiling (open mouth, teeth): `smile > 0.5`  | [0, 0.4] or [0.6, 1]    |
-| `eyeglasses`  | bool                        | wears glasses                               | P = 0.15 + 0.55 * age   |
-| `yaw`         | [-1, 1], head turn          | turned to the image's right: `yaw > 0`      | [-1, -0.3] or [0.3, 1]  |
-| `hair_length` | [0, 1], 0 cropped, 1 long   | long (below the chin): `hair_length > 0.5`  | [0, 0.4] or [0.6, 1]    |
-| `beard`       | bool                        | full beard                                  | short hair only, P = 0.35 + 0.5 * age |
-| `eyes_open`   | bool                        | eyes open                                   | P = 0.6                 |
+| attribute     | continuous value          | label 1 means                       | sampled                        |
+|---------------|---------------------------|-------------------------------------|--------------------------------|
+| `age`         | [0, 1], 0 young, 1 old    | old: `age > 0.5`                    | [0, 0.4] or [0.6, 1]           |
+| `smile`       | [0, 1], 0 frown, 1 grin   | smiling, teeth show: `smile > 0.5`  | [0, 0.4] or [0.6, 1]           |
+| `eyeglasses`  | bool                      | wears glasses                       | P = 0.15 + 0.55 age            |
+| `yaw`         | [-1, 1], head turn        | turned to image right: `yaw > 0`    | [-1, -0.3] or [0.3, 1]         |
+| `hair_length` | [0, 1], 0 cropped, 1 long | below the chin: `hair_length > 0.5` | [0, 0.4] or [0.6, 1]           |
+| `beard`       | bool                      | full beard                          | short hair: P = 0.35 + 0.5 age |
+| `eyes_open`   | bool                      | eyes open                           | P = 0.6                        |
 
 Continuous factors are never sampled inside the band around their threshold, so labels carry no noise.
 Correlations follow real face data: older faces wear glasses more often and grow beards more often; beards only
@@ -126,7 +126,8 @@ class FaceFactors:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaceFactors:
         """Inverse of `to_dict`."""
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 def sample_factors(rng: np.random.Generator) -> FaceFactors:
@@ -169,7 +170,7 @@ def sample_factors(rng: np.random.Generator) -> FaceFactors:
         face_width=float(rng.uniform(0.92, 1.08)),
         light_angle=float(rng.uniform(0.0, 2.0 * math.pi)),
         light_strength=float(rng.uniform(0.15, 0.6)),
-        noise_level=float(rng.uniform(0.005, 0.03)),
+        noise_level=float(rng.uniform(0.003, 0.015)),
     )
 
 
@@ -203,27 +204,25 @@ def _lerp_palette(palette: tuple[RGB, ...], t: float) -> RGB:
 
 
 def _jitter(rng: np.random.Generator, color: RGB, amount: int) -> RGB:
-    offsets = rng.integers(-amount, amount + 1, size=3) if amount else np.zeros(3, dtype=np.int64)
+    offsets = rng.integers(-amount, amount + 1, size=3).tolist()
     return (
-        int(np.clip(color[0] + offsets[0], 0, 255)),
-        int(np.clip(color[1] + offsets[1], 0, 255)),
-        int(np.clip(color[2] + offsets[2], 0, 255)),
+        min(max(color[0] + offsets[0], 0), 255),
+        min(max(color[1] + offsets[1], 0), 255),
+        min(max(color[2] + offsets[2], 0), 255),
     )
-
-
-def _hsv(rng: np.random.Generator, s_low: float, s_high: float, v_low: float, v_high: float) -> RGB:
-    h, s, v = rng.random(), rng.uniform(s_low, s_high), rng.uniform(v_low, v_high)
-    r, g, b = colorsys.hsv_to_rgb(float(h), float(s), float(v))
-    return round(r * 255), round(g * 255), round(b * 255)
 
 
 def _far_color(
     rng: np.random.Generator, avoid: tuple[RGB, ...], s_low: float, s_high: float, v_low: float, v_high: float
 ) -> RGB:
-    """A colour far from `avoid`; a fixed number of candidates keeps the number of draws constant."""
-    candidates = [_hsv(rng, s_low, s_high, v_low, v_high) for _ in range(8)]
+    """A colour far from `avoid`, among 8 candidates drawn at once (so the number of draws stays constant)."""
+    draws = rng.random((8, 3)).tolist()
+    candidates = []
+    for h, s, v in draws:
+        r, g, b = colorsys.hsv_to_rgb(h, s_low + (s_high - s_low) * s, v_low + (v_high - v_low) * v)
+        candidates.append((round(r * 255), round(g * 255), round(b * 255)))
     distances = [min(math.dist(c, a) for a in avoid) for c in candidates]
     for candidate, distance in zip(candidates, distances, strict=True):
         if distance >= _MIN_COLOR_DISTANCE:
             return candidate
-    return candidates[int(np.argmax(distances))]
+    return candidates[distances.index(max(distances))]

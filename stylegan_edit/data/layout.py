@@ -23,6 +23,8 @@ Box = tuple[float, float, float, float]
 
 _T = np.linspace(0.0, 2.0 * math.pi, 48, endpoint=False)  # outline parameter: 0 top, pi/2 right, pi chin
 _U = np.linspace(-1.0, 1.0, 11)  # across a mouth or an eye
+_BROW_U = np.linspace(-1.0, 1.0, 5)
+_BAG_U = np.linspace(-0.8, 0.8, 5)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class FaceLayout:
     back_hair: Points
     fringe: Points
     neck: Points
+    chin_shadow: Box
     shoulders: Box
     ears: list[Box]
     eyes: list[EyeShape]
@@ -83,7 +86,7 @@ def face_layout(factors: FaceFactors, canvas: int) -> FaceLayout:
     yaw, turn = f.yaw, abs(f.yaw)
     far = 1.0 if yaw > 0 else -1.0  # image side that turns away from the viewer
     fcx, fcy = 0.5 - 0.04 * yaw, 0.53
-    a, b = 0.215 * f.face_width, 0.30
+    a, b = 0.23 * f.face_width, 0.30
     fx = 0.5 + 0.04 * yaw  # features' centre line
 
     s, c = np.sin(_T), np.cos(_T)
@@ -111,27 +114,29 @@ def face_layout(factors: FaceFactors, canvas: int) -> FaceLayout:
     tip_x = fx + 0.035 * yaw
     nose = [(fx + 0.01 * yaw, 0.52), (tip_x + 0.014 * far, 0.595), (tip_x, 0.613), (tip_x - 0.02 * far, 0.607)]
     nostrils = [_box(tip_x + d * 0.017, 0.607, 0.007, 0.005) for d in (-1.0, 1.0)]
-    mouth, mx, mw = _mouth(f, fx, far, turn)
+    mouth, corners = _mouth(f, fx, far, turn)
+    mx = 0.5 * (corners[0] + corners[1])
 
     hair = _hair(f, fcx, fcy, a, b, fx, yaw)
     wrinkles: list[list[tuple[float, float]]] = []
     if wrinkle > 0:
         for row in (0.355, 0.382):
             wrinkles.append([(fx + 0.085 * u, row - 0.005 * (1 - u * u)) for u in (-1.0, -0.5, 0.0, 0.5, 1.0)])
-        for d in (-1.0, 1.0):
-            wrinkles.append([(tip_x + d * 0.04, 0.6), (mx + d * (mw + 0.016), MOUTH_ROW), (mx + d * (mw + 0.01), 0.74)])
-            wrinkles.append([(mx + d * mw, MOUTH_ROW + 0.02), (mx + d * (mw + 0.006), 0.765)])
+        for d, corner in zip((-1.0, 1.0), corners, strict=True):
+            fold = [(tip_x + d * 0.035, 0.612), (corner + d * 0.014, MOUTH_ROW - 0.005), (corner + d * 0.012, 0.725)]
+            wrinkles.append(fold)
+            wrinkles.append([(corner + d * 0.002, MOUTH_ROW + 0.03), (corner + d * 0.006, MOUTH_ROW + 0.06)])
 
     beard: list[tuple[float, float]] = []
     if f.beard:
         chin = [(fcx + (x - fcx) * 1.04, fcy + (y - fcy) * 1.03) for x, y in outline if y > 0.6]
         top = [
             (edge_x(0.6, -1.0), 0.6),
-            (mx - mw - 0.03, MOUTH_ROW - 0.025),
-            (mx - mw * 0.5, MOUTH_ROW - 0.04),
+            (corners[0] - 0.03, MOUTH_ROW - 0.025),
+            (0.5 * (corners[0] + mx), MOUTH_ROW - 0.04),
             (mx, MOUTH_ROW - 0.034),
-            (mx + mw * 0.5, MOUTH_ROW - 0.04),
-            (mx + mw + 0.03, MOUTH_ROW - 0.025),
+            (0.5 * (corners[1] + mx), MOUTH_ROW - 0.04),
+            (corners[1] + 0.03, MOUTH_ROW - 0.025),
             (edge_x(0.6, 1.0), 0.6),
         ]
         beard = chin + top
@@ -152,6 +157,7 @@ def face_layout(factors: FaceFactors, canvas: int) -> FaceLayout:
         back_hair=_flat(hair[0], canvas),
         fringe=_flat(hair[1], canvas),
         neck=_flat([(fcx - 0.09, 0.7), (fcx + 0.09, 0.7), (fcx + 0.1, 0.95), (fcx - 0.1, 0.95)], canvas),
+        chin_shadow=_scale_box(_box(fcx, fcy + b * (1.0 + 0.04 * f.age) - 0.008, 0.086, 0.032), canvas),
         shoulders=_scale_box((0.5 - 0.46, 0.885, 0.5 + 0.46, 1.35), canvas),
         ears=[_scale_box(e, canvas) for e in ears],
         eyes=scaled_eyes,
@@ -161,7 +167,8 @@ def face_layout(factors: FaceFactors, canvas: int) -> FaceLayout:
         beard=_flat(beard, canvas),
         wrinkles=[_flat(w, canvas) for w in wrinkles],
         cheeks=[
-            _scale_box(_box(fx + d * 0.1 * (0.7 if d == far else 1.0), 0.585, 0.04, 0.028), canvas) for d in (-1, 1)
+            _scale_box(_box(fx + d * 0.1 * (1.0 - 0.4 * turn if d == far else 1.0), 0.585, 0.04, 0.028), canvas)
+            for d in (-1, 1)
         ],
         glasses_bridge=_flat(bridge, canvas) if f.eyeglasses else [],
         glasses_arms=[_flat(arm, canvas) for arm in arms] if f.eyeglasses else [],
@@ -172,31 +179,29 @@ def face_layout(factors: FaceFactors, canvas: int) -> FaceLayout:
 
 
 def _eye(fx: float, direction: float, far_turn: float, yaw: float, eyes_open: bool) -> EyeShape:
-    """Eye shapes in unit coordinates (stored as one-point-per-pair lists, scaled later)."""
+    """Eye shapes in unit coordinates (flat point lists; `_scale_eye` converts them to pixels)."""
     k = 1.0 - 0.3 * far_turn
-    ex, ey = fx + direction * 0.1 * (1.0 - 0.25 * far_turn), EYE_ROW
-    ew, eh = 0.042 * k, 0.022
+    ex, ey = fx + direction * 0.105 * (1.0 - 0.25 * far_turn), EYE_ROW
+    ew, eh = 0.046 * k, 0.024
     bulge = (1.0 - _U**2) ** 0.8
     xs = ex + ew * _U
     upper = np.stack([xs, ey - eh * bulge], 1)
     lower = np.stack([xs, ey + 0.85 * eh * bulge], 1)[::-1]
     ix = ex + 0.3 * ew * yaw
     closed = np.stack([xs, ey + 0.004 + 0.45 * eh * bulge], 1)
-    brow_u = np.linspace(-1.0, 1.0, 5)
-    brow = np.stack([ex + 1.2 * ew * brow_u, ey - 0.055 - 0.009 * (1 - brow_u**2) + 0.004 * direction * brow_u], 1)
-    bag_u = np.linspace(-0.8, 0.8, 5)
-    bag = np.stack([ex + ew * bag_u, ey + eh + 0.012 + 0.006 * (1 - bag_u**2)], 1)
+    brow = np.stack([ex + 1.2 * ew * _BROW_U, ey - 0.055 - 0.009 * (1 - _BROW_U**2) + 0.004 * direction * _BROW_U], 1)
+    bag = np.stack([ex + ew * _BAG_U, ey + eh + 0.012 + 0.006 * (1 - _BAG_U**2)], 1)
     corner = ex + direction * ew * 1.15
     crow = [[(corner, ey + dy * 0.3), (corner + direction * 0.028, ey + dy)] for dy in (-0.018, 0.0, 0.018)]
     return EyeShape(
         sclera=np.concatenate([upper, lower]).ravel().tolist(),
-        iris=_box(ix, ey, 0.018 * k, 0.018),
-        pupil=_box(ix, ey, 0.008 * k, 0.008),
+        iris=_box(ix, ey, 0.02 * k, 0.02),
+        pupil=_box(ix, ey, 0.009 * k, 0.009),
         lid=(upper if eyes_open else closed).ravel().tolist(),
         brow=brow.ravel().tolist(),
         bag=bag.ravel().tolist(),
         crow_feet=[np.asarray(line).ravel().tolist() for line in crow],
-        rim=(ex - 0.068 * k, ey - 0.047, ex + 0.068 * k, ey + 0.045),
+        rim=(ex - 0.07 * k, ey - 0.048, ex + 0.07 * k, ey + 0.046),
     )
 
 
@@ -216,8 +221,8 @@ def _scale_eye(eye: EyeShape, canvas: int) -> EyeShape:
     )
 
 
-def _mouth(f: FaceFactors, fx: float, far: float, turn: float) -> tuple[list[np.ndarray], float, float]:
-    """Lips, mouth line, opening and teeth in unit coordinates; also the mouth's centre x and half-width."""
+def _mouth(f: FaceFactors, fx: float, far: float, turn: float) -> tuple[list[np.ndarray], tuple[float, float]]:
+    """Lips, mouth line, opening and teeth in unit coordinates; also the x of the left and right corners."""
     mx, my = fx + 0.015 * f.yaw, MOUTH_ROW + 0.012 * f.age
     mw = 0.066 + 0.014 * f.smile
     smiling = f.smile > 0.5
@@ -231,7 +236,8 @@ def _mouth(f: FaceFactors, fx: float, far: float, turn: float) -> tuple[list[np.
     line = np.stack([xs, upper], 1)
     opening = np.concatenate([line, np.stack([xs, lower], 1)[::-1]]) if smiling else np.zeros((0, 2))
     teeth = np.concatenate([line, np.stack([xs, upper + 0.5 * open_height * bulge], 1)[::-1]])
-    return [lips, line, opening, teeth if smiling else np.zeros((0, 2))], mx, mw
+    shapes = [lips, line, opening, teeth if smiling else np.zeros((0, 2))]
+    return shapes, (float(xs[0]), float(xs[-1]))
 
 
 def _hair(
@@ -265,7 +271,7 @@ def _hair(
     theta0 = math.acos((fcy - temple_y) / (1.04 * b))
     fringe = [(fcx + 1.05 * a * math.sin(t), fcy - 1.04 * b * math.cos(t)) for t in np.linspace(-theta0, theta0, 13)]
     hairline = 0.3 + 0.025 * f.age
-    part = fx + 0.03 - 0.06 * (f.hair_length > 0.5)
+    part = fx - 0.03 if long_hair else fx + 0.03
     fringe.extend(
         [
             (fcx + 0.95 * a, temple_y),

@@ -60,9 +60,7 @@ def render_face(
     image = foreground + background * (1.0 - alpha)
     if style == "photo" and factors.noise_level > 0:
         rng = np.random.default_rng((noise_seed, _NOISE_STREAM))
-        grain = rng.standard_normal((size, size, 1), dtype=np.float32)
-        tint = rng.standard_normal((size, size, 3), dtype=np.float32)
-        image += (255.0 * factors.noise_level) * (grain + 0.35 * tint)
+        image += (255.0 * factors.noise_level) * rng.standard_normal((size, size, 1), dtype=np.float32)
     return Image.fromarray(np.clip(image + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
@@ -99,6 +97,8 @@ def _draw(draw: ImageDraw.ImageDraw, layout: FaceLayout, factors: FaceFactors, s
     draw.ellipse(layout.shoulders, fill=_opaque(factors.shirt_color), outline=_opaque(ink), width=ow)
     draw.polygon(layout.back_hair, fill=_opaque(hair), outline=_opaque(ink), width=ow)
     draw.polygon(layout.neck, fill=_opaque(_shade(skin, 0.82)), outline=_opaque(ink), width=ow)
+    if not toon:
+        draw.ellipse(layout.chin_shadow, fill=_opaque(_shade(skin, 0.7)))
     for ear in layout.ears:
         draw.ellipse(ear, fill=_opaque(_shade(skin, 0.93)), outline=_opaque(ink), width=ow)
     draw.polygon(layout.outline, fill=_opaque(skin), outline=_opaque(ink), width=ow)
@@ -116,11 +116,12 @@ def _draw(draw: ImageDraw.ImageDraw, layout: FaceLayout, factors: FaceFactors, s
             for foot in eye.crow_feet:
                 draw.line(foot, fill=crease, width=max(1, lw * 2 // 3))
     if layout.beard:
-        draw.polygon(layout.beard, fill=_opaque(_shade(hair, 0.8)), outline=_opaque(ink), width=ow)
+        beard = _away_from(_shade(hair, 0.8), skin, 55.0)
+        draw.polygon(layout.beard, fill=_opaque(beard), outline=_opaque(ink), width=ow)
 
     for eye in layout.eyes:
         if factors.eyes_open:
-            draw.polygon(eye.sclera, fill=_opaque(_SCLERA), outline=_opaque(ink), width=max(1, ow // 2))
+            draw.polygon(eye.sclera, fill=_opaque(_SCLERA))
             draw.ellipse(eye.iris, fill=_opaque(_IRIS))
             draw.ellipse(eye.pupil, fill=_opaque(_PUPIL))
             draw.line(eye.lid, fill=_opaque(_INK), width=lw, joint="curve")
@@ -176,6 +177,19 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     grid_x.setflags(write=False)
     grid_y.setflags(write=False)
     return grid_x, grid_y
+
+
+def _away_from(color: RGB, reference: RGB, gap: float) -> RGB:
+    """`color`, darkened (or lightened, when lighter) until its luma differs from `reference`'s by `gap`."""
+    luma, reference_luma = _luma(color), _luma(reference)
+    if luma <= reference_luma and reference_luma - gap > 0:
+        return _shade(color, min(luma, reference_luma - gap) / max(luma, 1.0))
+    target = min(255.0, max(luma, reference_luma + gap))
+    return _mix(color, (255, 255, 255), (target - luma) / max(255.0 - luma, 1.0))
+
+
+def _luma(color: RGB) -> float:
+    return 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
 
 
 def _opaque(color: RGB | None) -> tuple[int, int, int, int] | None:
