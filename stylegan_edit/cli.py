@@ -8,6 +8,7 @@ import click
 
 from stylegan_edit import __version__
 from stylegan_edit.commands.blend import blend, interpolate
+from stylegan_edit.commands.convert import convert
 from stylegan_edit.commands.dataset import dataset
 from stylegan_edit.commands.directions import directions
 from stylegan_edit.commands.edit import apply
@@ -22,7 +23,7 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
 
 
-for _command in (generate, dataset, apply, directions, blend, interpolate):
+for _command in (generate, convert, dataset, apply, directions, blend, interpolate):
     cli.add_command(_command)
 
 

@@ -23,6 +23,9 @@ from stylegan_edit.checkpoints import CheckpointError, Network
 
 logger = logging.getLogger(__name__)
 
+# The first pickle of a pre-zip `torch.save` file (rosinality checkpoints from torch < 1.6) is this number.
+LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
+
 
 class PersistentRecord:
     """Stand-in for a `torch_utils.persistence` object: class name and module state, never its source code."""
@@ -167,6 +170,10 @@ def read_nvidia_pickle(path: str | Path) -> Network:
 
     path = Path(path)
     data = unpickle_safely(path)
+    if isinstance(data, int) and data == LEGACY_TORCH_MAGIC:
+        from stylegan_edit.generators.rosinality import read_rosinality
+
+        return read_rosinality(path)
     if isinstance(data, tuple) and len(data) == 3 and all(isinstance(x, TFNetworkStub) for x in data):
         from stylegan_edit.generators.tf_pickle import convert_tf_pickle
 

@@ -39,18 +39,19 @@ W_AVG_SEED = 0
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        what = f"global {found.group(1)}" if found else "an object that is not plain weights"
-        raise CheckpointError(
-            f"{path}: refusing to load {what} (rosinality checkpoints hold only tensors, optimizer states and "
-            "argparse.Namespace)"
-        ) from None
+        handle = path.open("rb")
     except OSError as exc:
         raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except Exception as exc:  # torch raises RuntimeError, EOFError, ValueError... for broken archives
+    try:
+        with handle, torch.serialization.safe_globals([argparse.Namespace]):
+            checkpoint = torch.load(handle, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for broken archives
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+        if found:
+            raise CheckpointError(
+                f"{path}: refusing to load global {found.group(1)} (rosinality checkpoints hold only tensors, "
+                "optimizer states and argparse.Namespace)"
+            ) from None
         raise CheckpointError(f"{path} is truncated or corrupt ({str(exc).splitlines()[0][:200]})") from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("g_ema"), dict):
         keys = (
@@ -95,8 +96,9 @@ def _check_kernels(state: dict[str, Tensor], names: list[str], taps: tuple[int, 
 
 def _read_generator(checkpoint: dict[str, Any], source: str) -> tuple[Generator, str]:
     state, args = checkpoint["g_ema"], checkpoint.get("args")
-    if getattr(args, "arch", "stylegan2") != "stylegan2":
-        raise CheckpointError(f"{source}: rosinality {args.arch!r} checkpoints are not supported (stylegan2 only)")
+    arch = getattr(args, "arch", "stylegan2")
+    if arch != "stylegan2":
+        raise CheckpointError(f"{source}: rosinality {arch!r} checkpoints are not supported (stylegan2 only)")
     if "style.1.weight" not in state or "input.input" not in state:
         raise CheckpointError(f"{source}: g_ema is not a rosinality StyleGAN2 generator (no style.1 / input.input)")
     img_resolution = 2 ** (_count(state, r"to_rgbs\.\d+\.conv\.weight") + 2)
@@ -189,8 +191,12 @@ def read_rosinality(path: str | Path) -> Network:
     """
     path = Path(path)
     checkpoint = _load(path)
-    generator, note = _read_generator(checkpoint, str(path))
-    discriminator = _read_discriminator(checkpoint["d"], str(path)) if isinstance(checkpoint.get("d"), dict) else None
+    try:
+        generator, note = _read_generator(checkpoint, str(path))
+        d = checkpoint.get("d")
+        discriminator = _read_discriminator(d, str(path)) if isinstance(d, dict) else None
+    except KeyError as exc:
+        raise CheckpointError(f"{path}: keys do not match rosinality's StyleGAN2 layout (no {exc})") from None
     metadata = {"source_format": "rosinality", "source_file": path.name}
     if note:
         metadata["note"] = note
