@@ -13,6 +13,7 @@ from stylegan_edit.commands.dataset import dataset
 from stylegan_edit.commands.directions import directions
 from stylegan_edit.commands.edit import apply
 from stylegan_edit.commands.generate import generate
+from stylegan_edit.commands.train import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -23,7 +24,7 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
 
 
-for _command in (generate, convert, dataset, apply, directions, blend, interpolate):
+for _command in (generate, convert, dataset, train, apply, directions, blend, interpolate):
     cli.add_command(_command)
 
 

@@ -55,9 +55,13 @@ class Distributed:
             for tensor in [*module.parameters(), *module.buffers()]:
                 dist.broadcast(tensor.data, src=0)
 
-    def barrier(self) -> None:
-        if self.world_size > 1:
-            dist.barrier()
+    def all_succeeded(self, succeeded: bool) -> bool:
+        """True when every replica passes True, so that one process's failure stops all of them."""
+        if self.world_size == 1:
+            return succeeded
+        flag = torch.tensor([1.0 if succeeded else 0.0], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+        return bool(flag.item() == 1.0)
 
 
 def setup_distributed(device: str | torch.device = "cpu") -> Distributed:

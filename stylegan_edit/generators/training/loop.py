@@ -59,10 +59,10 @@ def write_reals(trainer: Trainer, path: Path) -> Path:
     return path
 
 
-def write_snapshot(trainer: Trainer, path: Path) -> Path:
+def write_snapshot(trainer: Trainer, path: Path, metadata: dict[str, str] | None = None) -> Path:
     """G_ema and D in the native network format, with the kimg and training options as metadata."""
-    metadata = {"kimg": f"{trainer.cur_nimg / 1000:.3f}", "training_options": trainer.options.to_json()}
-    save_network(path, trainer.generator_ema, trainer.discriminator, metadata=metadata)
+    meta = {**(metadata or {}), "kimg": f"{trainer.cur_nimg / 1000:.3f}", "training_options": trainer.options.to_json()}
+    save_network(path, trainer.generator_ema, trainer.discriminator, metadata=meta)
     return path
 
 
@@ -73,11 +73,14 @@ def write_options(trainer: Trainer, run_dir: Path) -> Path:
     return path
 
 
-def run_training(trainer: Trainer, run_dir: str | Path) -> Iterator[Progress]:
+def run_training(
+    trainer: Trainer, run_dir: str | Path, *, metadata: dict[str, str] | None = None
+) -> Iterator[Progress]:
     """Step until `options.total_kimg`, yielding after each step; the last `Progress` has `done=True`.
 
     A fresh run first writes the options, the reals and the initial fakes; the end of training always writes a
-    grid, a snapshot and the state. In a data-parallel run only rank 0 writes, and every rank steps.
+    grid, a snapshot and the state. `metadata` (e.g. the data source) goes into snapshots and states. In a
+    data-parallel run only rank 0 writes, and every rank steps.
     """
     run_dir = Path(run_dir)
     opts = trainer.options
@@ -100,7 +103,7 @@ def run_training(trainer: Trainer, run_dir: str | Path) -> Iterator[Progress]:
             if done or _crossed(before, after, opts.grid_kimg):
                 written.append(write_grid(trainer, run_dir / f"fakes{tag}.png"))
             if done or _crossed(before, after, opts.snapshot_kimg):
-                written.append(write_snapshot(trainer, run_dir / f"network-snapshot-{tag}.safetensors"))
+                written.append(write_snapshot(trainer, run_dir / f"network-snapshot-{tag}.safetensors", metadata))
             if done or _crossed(before, after, opts.state_kimg):
-                written.append(save_state(run_dir, trainer.state_dict()))
+                written.append(save_state(run_dir, {**trainer.state_dict(), "metadata": dict(metadata or {})}))
         yield Progress(stats, written, done)

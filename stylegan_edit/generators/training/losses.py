@@ -47,7 +47,9 @@ def run_generator(
         z_mix = rng.randn(list(z.shape))
         if mix and cutoff < num_ws:
             ws = torch.cat([ws[:, :cutoff], generator.mapping(z_mix)[:, cutoff:]], dim=1)
-    noise = [rng.randn([z.shape[0], 1, layer.resolution, layer.resolution]) for layer in generator.synthesis.noise_layers()]
+    noise = [
+        rng.randn([z.shape[0], 1, layer.resolution, layer.resolution]) for layer in generator.synthesis.noise_layers()
+    ]
     images = generator.synthesis(ws, noise=noise, fused_modconv=False)
     return images, ws
 

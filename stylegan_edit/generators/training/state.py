@@ -7,7 +7,6 @@ become `state-prev.pt` and the new file take its name, so a crash at any moment 
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 from dataclasses import dataclass, field
@@ -18,8 +17,6 @@ import numpy as np
 import torch
 
 from stylegan_edit.atomic import atomic_path
-
-logger = logging.getLogger(__name__)
 
 STATE_FORMAT = "stylegan-edit/training-state"
 STATE_FORMAT_VERSION = 1
@@ -72,7 +69,10 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def load_state(run_dir: str | Path) -> LoadedState:
-    """The latest good state of a run: `state.pt`, or `state-prev.pt` when the latest is missing or corrupt."""
+    """The latest good state of a run: `state.pt`, or `state-prev.pt` when the latest is missing or corrupt.
+
+    A fallback is reported in `notes` (one line each) for the caller to show.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir}: no such run folder")
@@ -89,9 +89,7 @@ def load_state(run_dir: str | Path) -> LoadedState:
         state = read_state(previous)
     except ValueError as exc:
         raise ValueError(f"{problem}; the fallback is unusable too: {exc}") from None
-    note = f"{problem}; resuming from the previous state {previous.name} instead"
-    logger.warning(note)
-    return LoadedState(state, previous, [note])
+    return LoadedState(state, previous, [f"{problem}; resuming from the previous state {previous.name} instead"])
 
 
 def capture_rng() -> dict[str, Any]:

@@ -70,8 +70,9 @@ def lazy_adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, flo
 class Trainer:
     """Train a generator and discriminator on a dataset of images `[3, r, r]` in [-1, 1] (or `(image, label)`).
 
-    `network` starts G, G_ema and D from a checkpoint (fine-tuning); without a discriminator D starts fresh.
-    `distributed` makes this process one replica of a data-parallel run. Learned state: `generator`,
+    `network` starts G, G_ema and D from a checkpoint (fine-tuning; its configs must equal the options'); without
+    a discriminator D starts fresh. `distributed` (from `setup_distributed`) makes this process one replica of a
+    data-parallel run and then decides the device; otherwise `device` does. Learned state: `generator`,
     `generator_ema`, `discriminator`, the optimisers, `pl_mean`, `step_index` and `cur_nimg`.
     """
 
@@ -81,12 +82,13 @@ class Trainer:
         dataset: Dataset[Any],
         *,
         network: Network | None = None,
+        device: str | torch.device = "cpu",
         distributed: Distributed | None = None,
         num_workers: int = 0,
     ) -> None:
         self.options = options
         self.dataset = dataset
-        self.distributed = distributed or Distributed()
+        self.distributed = distributed or Distributed(device=torch.device(device))
         self.device = self.distributed.device
         self.num_workers = num_workers
         world = self.distributed.world_size
@@ -95,6 +97,11 @@ class Trainer:
         self.batch_per_process = options.batch // world
         if self.batch_per_process // options.pl_batch_shrink < 1:
             raise ValueError(f"batch per process {self.batch_per_process} is too small for pl_batch_shrink")
+        group = min(options.discriminator.mbstd_group_size, self.batch_per_process)
+        if self.batch_per_process % group:
+            raise ValueError(
+                f"batch per process {self.batch_per_process} must be divisible by the D's mbstd group {group}"
+            )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(options.seed)
             generator = Generator(options.generator)
@@ -213,10 +220,10 @@ class Trainer:
         return StepStats(
             step=self.step_index - 1,
             cur_nimg=self.cur_nimg,
-            loss_g=float(loss_g),
-            loss_d=float(loss_d),
-            d_real=float(real_logits.mean()),
-            d_fake=float(fake_logits.mean()),
+            loss_g=float(loss_g.detach()),
+            loss_d=float(loss_d.detach()),
+            d_real=float(real_logits.detach().mean()),
+            d_fake=float(fake_logits.detach().mean()),
             r1_penalty=r1_value,
             pl_penalty=pl_value,
             batch=opts.batch,
@@ -277,6 +284,7 @@ class Trainer:
         state: dict[str, Any],
         dataset: Dataset[Any],
         *,
+        device: str | torch.device = "cpu",
         distributed: Distributed | None = None,
         num_workers: int = 0,
         **changes: Any,
@@ -286,7 +294,7 @@ class Trainer:
         if unknown:
             raise ValueError(f"cannot change {', '.join(unknown)} when resuming")
         options = TrainingOptions.from_json(state["options"]).replace(**changes)
-        trainer = cls(options, dataset, distributed=distributed, num_workers=num_workers)
+        trainer = cls(options, dataset, device=device, distributed=distributed, num_workers=num_workers)
         trainer.load_state_dict(state)
         return trainer
 
