@@ -81,13 +81,25 @@ def main() -> None:
                 rows: list[tuple[str, float]] = []
                 base = bench_inference(generator, batch, args.repeats, optimised=False, fused=True)
                 rows.append(("synthesis baseline (fused)", base))
-                rows.append(("synthesis NHWC fused", bench_inference(generator, batch, args.repeats, optimised=True, fused=True)))
-                rows.append(("synthesis NHWC non-fused", bench_inference(generator, batch, args.repeats, optimised=True, fused=False)))
+                rows.append(
+                    (
+                        "synthesis NHWC fused",
+                        bench_inference(generator, batch, args.repeats, optimised=True, fused=True),
+                    )
+                )
+                rows.append(
+                    (
+                        "synthesis NHWC non-fused",
+                        bench_inference(generator, batch, args.repeats, optimised=True, fused=False),
+                    )
+                )
                 if res <= 256:
                     rows.append(("G forward+backward (train)", bench_train_step(generator, batch, args.repeats)))
                 for name, seconds in rows:
                     speedup = base / seconds if "synthesis" in name else float("nan")
-                    print(f"{device_name:6} {res:5d} {batch:5d} {name:28} {seconds:9.3f} {batch / seconds:8.2f} {speedup:8.2f}")
+                    print(
+                        f"{device_name:6} {res:5d} {batch:5d} {name:28} {seconds:9.3f} {batch / seconds:8.2f} {speedup:8.2f}"
+                    )
             generator.synthesis.channels_last = True
 
 

@@ -95,7 +95,7 @@ def test_presets_match_cli_choices_and_round_trip() -> None:
 
     assert set(CONFIGS) == set(PRESETS) and DEFAULT_SYNTHFACES_NUM == data.DEFAULT_SYNTHFACES_NUM
     options = preset("synthfaces-64")
-    assert options.generator.channel_max == 128 and options.resolution == 64
+    assert options.generator.channel_max == 64 and options.resolution == 64
     assert TrainingOptions.from_json(options.to_json()) == options
     with pytest.raises(ValueError, match="resolutions differ"):
         options.replace(discriminator=preset("tiny").discriminator)

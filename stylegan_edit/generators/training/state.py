@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,14 @@ class LoadedState:
     notes: list[str] = field(default_factory=list)
 
 
-def save_state(run_dir: str | Path, state: dict[str, Any]) -> Path:
-    """Write `state` as `run_dir/state.pt`, keeping the file it replaces as `state-prev.pt`."""
+def save_state(run_dir: str | Path, state: dict[str, Any], *, state_format: str = STATE_FORMAT) -> Path:
+    """Write `state` as `run_dir/state.pt`, keeping the file it replaces as `state-prev.pt`.
+
+    state_format: the kind of run (the GAN trainer's by default; the encoder trainer passes its own).
+    """
     run_dir = Path(run_dir)
     path = run_dir / STATE_FILE
-    document = {"format": STATE_FORMAT, "format_version": STATE_FORMAT_VERSION, **state}
+    document = {"format": state_format, "format_version": STATE_FORMAT_VERSION, **state}
     with atomic_path(path) as tmp:
         torch.save(document, tmp)
         if path.exists():
@@ -46,7 +50,9 @@ def save_state(run_dir: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def read_state(path: Path) -> dict[str, Any]:
+def read_state(
+    path: Path, *, state_format: str = STATE_FORMAT, required: Sequence[str] = REQUIRED_KEYS
+) -> dict[str, Any]:
     """Read and check one state file; `ValueError` with one line for a missing, corrupt or foreign file."""
     try:
         document = torch.load(path, map_location="cpu", weights_only=True)
@@ -55,23 +61,29 @@ def read_state(path: Path) -> dict[str, Any]:
     except Exception as exc:  # truncated zips raise RuntimeError, foreign pickles UnpicklingError, ...
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ValueError(f"{path} is truncated or corrupt ({reason})") from None
-    if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+    found = document.get("format") if isinstance(document, dict) else None
+    if found != state_format:
+        if isinstance(found, str) and found.startswith("stylegan-edit/"):
+            raise ValueError(f"{path} is a {found} file, not a {state_format} one")
         raise ValueError(f"{path} is not a stylegan-edit training state")
     if document.get("format_version") != STATE_FORMAT_VERSION:
         raise ValueError(
             f"{path} has training-state version {document.get('format_version')}; this stylegan-edit reads "
             f"version {STATE_FORMAT_VERSION}"
         )
-    missing = [k for k in REQUIRED_KEYS if k not in document]
+    missing = [k for k in required if k not in document]
     if missing:
         raise ValueError(f"{path} is incomplete (missing {', '.join(missing)})")
     return document
 
 
-def load_state(run_dir: str | Path) -> LoadedState:
+def load_state(
+    run_dir: str | Path, *, state_format: str = STATE_FORMAT, required: Sequence[str] = REQUIRED_KEYS
+) -> LoadedState:
     """The latest good state of a run: `state.pt`, or `state-prev.pt` when the latest is missing or corrupt.
 
-    A fallback is reported in `notes` (one line each) for the caller to show.
+    A fallback is reported in `notes` (one line each) for the caller to show. `state_format` and `required` name
+    the kind of run and the entries its states must hold (the GAN trainer's by default).
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -80,13 +92,13 @@ def load_state(run_dir: str | Path) -> LoadedState:
     if not latest.exists() and not previous.exists():
         raise ValueError(f"{run_dir} holds no training state ({STATE_FILE}); nothing to resume")
     try:
-        return LoadedState(read_state(latest), latest)
+        return LoadedState(read_state(latest, state_format=state_format, required=required), latest)
     except ValueError as exc:
         problem = str(exc)
     if not previous.exists():
         raise ValueError(f"{problem}, and there is no {PREVIOUS_STATE_FILE} to fall back to")
     try:
-        state = read_state(previous)
+        state = read_state(previous, state_format=state_format, required=required)
     except ValueError as exc:
         raise ValueError(f"{problem}; the fallback is unusable too: {exc}") from None
     return LoadedState(state, previous, [f"{problem}; resuming from the previous state {previous.name} instead"])
