@@ -97,9 +97,8 @@ def main() -> None:
                     rows.append(("G forward+backward (train)", bench_train_step(generator, batch, args.repeats)))
                 for name, seconds in rows:
                     speedup = base / seconds if "synthesis" in name else float("nan")
-                    print(
-                        f"{device_name:6} {res:5d} {batch:5d} {name:28} {seconds:9.3f} {batch / seconds:8.2f} {speedup:8.2f}"
-                    )
+                    cells = f"{seconds:9.3f} {batch / seconds:8.2f} {speedup:8.2f}"
+                    print(f"{device_name:6} {res:5d} {batch:5d} {name:28} {cells}")
             generator.synthesis.channels_last = True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,14 @@ from stylegan_edit.checkpoints import save_network
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 TINY = GeneratorConfig(img_resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32)
+# EncoderConfig fields for a pSp / e4e encoder that builds and steps in milliseconds.
+TINY_ENCODER = {
+    "stem_channels": 8,
+    "stage_channels": (8, 16, 16, 16),
+    "stage_blocks": (1, 1, 1, 1),
+    "pyramid_channels": 16,
+    "head_channels": 16,
+}
 
 
 def randomize_(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -47,3 +56,16 @@ def tiny_checkpoint(tmp_path: Path, tiny_generator: Generator, tiny_discriminato
     path = tmp_path / "tiny.safetensors"
     save_network(path, tiny_generator, tiny_discriminator)
     return path
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A private cache, no LPIPS weights (the download-free fallback), the working folder in `tmp_path`, and one
+    torch thread (two threads on a shared two-core machine run far slower than one for tiny networks)."""
+    monkeypatch.setenv("STYLEGAN_EDIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

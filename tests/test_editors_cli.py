@@ -86,7 +86,10 @@ def test_directions_fit_interfacegan_from_a_scores_file(tmp_path: Path, tiny_che
     np.save(tmp_path / "short.npy", np.zeros(299))
     short = run(directions, [*common, "--scores", tmp_path / "short.npy", "--latents", tmp_path / "w.safetensors"])
     one_line_error(short, "has 299 scores but there are 300 latents")
-    one_line_error(run(directions, [*common, "--attribute", "age"]), "classifiers are not in this installation yet")
+    scored = run(directions, [*common, "--attribute", "age", "--num-samples", "40"])  # the bundled classifier
+    assert scored.exit_code == 0, scored.output
+    assert load_direction(tmp_path / "dirs" / "age.safetensors", generator=generator).method == "interfacegan"
+    one_line_error(run(directions, [*common, "--attribute", "hat"]), "unknown attribute 'hat'")
 
 
 def test_apply_single_strength_sweep_and_layers(tmp_path: Path, tiny_checkpoint: Path, sefa_dir: Path) -> None:

@@ -110,11 +110,7 @@ def train(ctx: click.Context, **kwargs: Any) -> None:
     """Train a StyleGAN2 (config e: R1, path length, style mixing, EMA) with resumable state."""
     resume_dir: Path | None = kwargs["resume_dir"]
     if resume_dir is not None:
-        given = [name for name in kwargs if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-        fixed = sorted(set(given) - RESUME_CHANGEABLE)
-        if fixed:
-            flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
-            raise click.UsageError(f"{flags} cannot change when resuming: the run keeps the options it started with")
+        refuse_resume_changes(ctx, kwargs, RESUME_CHANGEABLE)
     elif kwargs["data_spec"] is None or kwargs["run_dir"] is None:
         raise click.UsageError("a new run needs --data and --run-dir (or continue one with --resume RUN_DIR)")
     _train(**kwargs)
@@ -132,7 +128,17 @@ def _train(**kwargs: Any) -> None:
         shutdown_distributed()
 
 
-def _echo(distributed: Any, message: str) -> None:
+def refuse_resume_changes(ctx: click.Context, kwargs: dict[str, Any], changeable: set[str]) -> None:
+    """A usage error naming the options given on the command line that a resumed run cannot change."""
+    given = [name for name in kwargs if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
+    fixed = sorted(set(given) - changeable)
+    if fixed:
+        flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
+        raise click.UsageError(f"{flags} cannot change when resuming: the run keeps the options it started with")
+
+
+def echo_main(distributed: Any, message: str) -> None:
+    """Print one line from the main process only (above any progress bar)."""
     if distributed.is_main:
         from tqdm import tqdm
 
@@ -151,7 +157,7 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
         run_dir: Path = kw["resume_dir"]
         loaded = load_state(run_dir)
         for note in loaded.notes:
-            _echo(distributed, note)
+            echo_main(distributed, note)
         metadata = {str(k): str(v) for k, v in loaded.state.get("metadata", {}).items()}
         metadata["data"] = kw["data_spec"] or metadata.get("data", "")
         if not metadata["data"]:
@@ -159,10 +165,12 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
         resolution = TrainingOptions.from_json(loaded.state["options"]).resolution
         num = int(metadata.get("synthfaces_num", DEFAULT_SYNTHFACES_NUM))
         dataset = open_dataset(metadata["data"], resolution, synthfaces_num=num)
-        _echo(distributed, f"resuming {run_dir} at {loaded.state['cur_nimg'] / 1000:.3f} kimg from {loaded.path.name}")
+        echo_main(
+            distributed, f"resuming {run_dir} at {loaded.state['cur_nimg'] / 1000:.3f} kimg from {loaded.path.name}"
+        )
         return run_dir, dataset, metadata, partial(Trainer.from_state, loaded.state, dataset, **common, **scheduling)
     run_dir = kw["run_dir"]
-    _check_new_run_dir(run_dir, distributed.is_main)
+    check_new_run_dir(run_dir, distributed.is_main)
     options = preset(kw["config_name"]).replace(seed=kw["seed"], xflip=kw["mirror"], **scheduling)
     options = options.replace(**{name: kw[name] for name in ("batch", "gamma", "lr") if kw[name] is not None})
     metadata = {"data": kw["data_spec"], "synthfaces_num": str(kw["synthfaces_num"])}
@@ -189,7 +197,7 @@ def _run(distributed: Any, **kw: Any) -> None:
     if not distributed.all_succeeded(failure is None):
         raise failure or click.ClickException("another training process failed to start; see its message")
     trainer = make_trainer()
-    _echo(distributed, f"data: {describe_dataset(dataset, metadata['data'])}")
+    echo_main(distributed, f"data: {describe_dataset(dataset, metadata['data'])}")
     total_nimg = round(trainer.options.total_kimg * 1000)
     if trainer.cur_nimg >= total_nimg:
         raise ValueError(f"{run_dir} has already trained {trainer.cur_nimg / 1000:.3f} kimg; raise --kimg to go on")
@@ -213,11 +221,12 @@ def _run(distributed: Any, **kw: Any) -> None:
             )
             if progress.written:
                 names = ", ".join(path.name for path in progress.written)
-                _echo(distributed, f"kimg {stats.kimg:.3f}: wrote {names}")
-    _echo(distributed, f"finished {trainer.cur_nimg / 1000:.3f} kimg in {run_dir}")
+                echo_main(distributed, f"kimg {stats.kimg:.3f}: wrote {names}")
+    echo_main(distributed, f"finished {trainer.cur_nimg / 1000:.3f} kimg in {run_dir}")
 
 
-def _check_new_run_dir(run_dir: Path, is_main: bool) -> None:
+def check_new_run_dir(run_dir: Path, is_main: bool) -> None:
+    """Refuse a folder that already holds a run; the main process creates the folder and checks it is writable."""
     from stylegan_edit.generators.training.state import PREVIOUS_STATE_FILE, STATE_FILE
 
     if (run_dir / STATE_FILE).exists() or (run_dir / PREVIOUS_STATE_FILE).exists():
@@ -249,7 +258,7 @@ def _fine_tuning(options: Any, spec: str, distributed: Any) -> tuple[Any, Any]:
             channel_base=g_config.channel_base,
             channel_max=g_config.channel_max,
         )
-        _echo(distributed, f"warning: {spec} has no discriminator; training a fresh one from scratch")
+        echo_main(distributed, f"warning: {spec} has no discriminator; training a fresh one from scratch")
     return options.replace(generator=g_config, discriminator=d_config), network
 
 

@@ -156,16 +156,25 @@ def _names(names: Sequence[str] | None, count: int, stem: str) -> tuple[str, ...
 
 
 def attribute_scorer(attributes: Sequence[str], *, device: torch.device | str = "cpu") -> Scorer:
-    """The bundled SynthFaces attribute classifiers as a scorer (logits `[N, len(attributes)]`).
+    """The bundled SynthFaces attribute classifier as a scorer: logits `[N, len(attributes)]`, in the given order.
 
-    The classifiers come with the SynthFaces issue; until they ship this raises a one-line `ValueError`.
+    attributes: names among the classifier's heads (the seven SynthFaces attributes and `toon`, the style).
+    Raises a one-line `ValueError` for an unknown name or when the classifier is not installed.
     """
-    from stylegan_edit.data.factors import ATTRIBUTES
+    from stylegan_edit.metrics.classifier import BUNDLED_CLASSIFIER, load_classifier
 
-    unknown = [a for a in attributes if a not in ATTRIBUTES]
-    if unknown:
-        raise ValueError(f"unknown attribute {unknown[0]!r} (known: {', '.join(ATTRIBUTES)})")
-    raise ValueError(
-        "the bundled attribute classifiers are not in this installation yet; "
-        "score images yourself and pass --scores FILE with --latents FILE"
-    )
+    if not BUNDLED_CLASSIFIER.is_file():
+        raise ValueError(
+            "the bundled attribute classifier is not in this installation; "
+            "score images yourself and pass --scores FILE with --latents FILE"
+        )
+    classifier = load_classifier(device=device)
+    columns = [classifier.index(name) for name in attributes]
+    if not columns:
+        raise ValueError("name at least one attribute to score")
+
+    def score(images: Tensor) -> Tensor:
+        with torch.no_grad():
+            return classifier(images)[:, columns]
+
+    return score

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stylegan_edit.images import center_crop_resize, from_pil, read_image
 
@@ -160,3 +160,26 @@ class StepBatches(Sampler[list[int]]):
         while True:
             yield self.indices(step)
             step += 1
+
+
+def step_loader(
+    dataset: Dataset[Any],
+    batch: int,
+    *,
+    seed: int,
+    start_step: int,
+    rank: int = 0,
+    world_size: int = 1,
+    num_workers: int = 0,
+) -> Iterator[Tensor]:
+    """This process's images `[batch / world_size, C, H, W]` for steps `start_step, start_step + 1, ...` (the
+    order `StepBatches` fixes), loaded by `num_workers` processes."""
+    sampler = StepBatches(
+        len(dataset),  # type: ignore[arg-type]
+        batch,
+        seed=seed,
+        start_step=start_step,
+        rank=rank,
+        world_size=world_size,
+    )
+    return iter(DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_images, num_workers=num_workers))

@@ -104,6 +104,21 @@ def load_state(
     return LoadedState(state, previous, [f"{problem}; resuming from the previous state {previous.name} instead"])
 
 
+def check_resumed_options(saved: Any, current: Any, changeable: Sequence[str]) -> None:
+    """Raise unless the options dataclasses `saved` (from a state) and `current` agree on every field but the
+    `changeable` (scheduling) ones; the error names the fields that differ."""
+    if saved.replace(**{name: getattr(current, name) for name in changeable}) != current:
+        changed = [k for k, v in saved.to_dict().items() if v != current.to_dict()[k]]
+        raise ValueError(f"the saved training state uses different options ({', '.join(changed)})")
+
+
+def check_resume_changes(changes: dict[str, Any], changeable: Sequence[str]) -> None:
+    """Raise unless every option a resumed run is asked to change is a `changeable` (scheduling) one."""
+    unknown = sorted(set(changes) - set(changeable))
+    if unknown:
+        raise ValueError(f"cannot change {', '.join(unknown)} when resuming")
+
+
 def capture_rng() -> dict[str, Any]:
     """The global torch, CUDA, numpy and Python RNG states, as plain tensors and numbers."""
     kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]

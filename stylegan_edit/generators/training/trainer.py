@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from stylegan_edit.checkpoints import Network, load_strict
 from stylegan_edit.generators import Discriminator, Generator
-from stylegan_edit.generators.training.data import StepBatches, collate_images
+from stylegan_edit.generators.training.data import step_loader
 from stylegan_edit.generators.training.distributed import Distributed
 from stylegan_edit.generators.training.losses import (
     PhaseRandom,
@@ -30,7 +30,12 @@ from stylegan_edit.generators.training.losses import (
     run_generator,
 )
 from stylegan_edit.generators.training.options import TrainingOptions
-from stylegan_edit.generators.training.state import capture_rng, restore_rng
+from stylegan_edit.generators.training.state import (
+    capture_rng,
+    check_resume_changes,
+    check_resumed_options,
+    restore_rng,
+)
 
 PHASE_G_MAIN, PHASE_G_REG, PHASE_D_MAIN, PHASE_D_REG, PHASE_DATA = range(5)
 # Options that may change when a run resumes: they schedule the run but do not change its trajectory.
@@ -131,18 +136,15 @@ class Trainer:
 
     def _reals(self) -> Tensor:
         if self._batches is None:
-            sampler = StepBatches(
-                len(self.dataset),  # type: ignore[arg-type]
+            self._batches = step_loader(
+                self.dataset,
                 self.options.batch,
                 seed=self.options.seed,
                 start_step=self.step_index,
                 rank=self.distributed.rank,
                 world_size=self.distributed.world_size,
+                num_workers=self.num_workers,
             )
-            loader = DataLoader(
-                self.dataset, batch_sampler=sampler, collate_fn=collate_images, num_workers=self.num_workers
-            )
-            self._batches = iter(loader)
         images = next(self._batches).to(self.device, torch.float32)
         expected = (self.options.generator.img_channels, self.options.resolution, self.options.resolution)
         if tuple(images.shape[1:]) != expected:
@@ -262,11 +264,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from `state_dict()`'s output; the options must match except for the scheduling intervals."""
-        saved = TrainingOptions.from_json(state["options"])
-        keep = {name: getattr(self.options, name) for name in RESUMABLE_CHANGES}
-        if saved.replace(**keep) != self.options:
-            changed = [k for k, v in saved.to_dict().items() if v != self.options.to_dict()[k]]
-            raise ValueError(f"the saved training state uses different options ({', '.join(changed)})")
+        check_resumed_options(TrainingOptions.from_json(state["options"]), self.options, RESUMABLE_CHANGES)
         load_strict(self.generator, state["G"], "the training state")
         load_strict(self.generator_ema, state["G_ema"], "the training state")
         load_strict(self.discriminator, state["D"], "the training state")
@@ -290,9 +288,7 @@ class Trainer:
         **changes: Any,
     ) -> Trainer:
         """Rebuild a trainer from a saved state; `changes` may set the scheduling options (e.g. `total_kimg`)."""
-        unknown = sorted(set(changes) - set(RESUMABLE_CHANGES))
-        if unknown:
-            raise ValueError(f"cannot change {', '.join(unknown)} when resuming")
+        check_resume_changes(changes, RESUMABLE_CHANGES)
         options = TrainingOptions.from_json(state["options"]).replace(**changes)
         trainer = cls(options, dataset, device=device, distributed=distributed, num_workers=num_workers)
         trainer.load_state_dict(state)

@@ -1,0 +1,189 @@
+"""Encoder inversion against projection: time per image and quality on held-out SynthFaces renders.
+
+Rows: pSp and e4e (one forward pass), projection in w+ (the baseline, `--projection-steps`, NVIDIA's schedule as
+`project` runs it) and encoder + projection refinement (`--refine-steps`, what `project --init encoder` does).
+Columns: milliseconds per image, speed-up over projection, PSNR, SSIM, the perceptual distance (`auto`: LPIPS or
+its download-free fallback) and attribute agreement (the share of binary SynthFaces attributes on which the
+bundled classifier says the same of the reconstruction as of the target; `-` when the classifier is missing).
+Targets are SynthFaces photo renders from the classifier's held-out seeds.
+
+Without `--network` the bundled synthfaces-64 model is used when it is installed, else a random network of its
+architecture; without `--psp` / `--e4e` the bundled encoders, else untrained ones (a smoke run of the code path).
+
+    python benchmarks/bench_encoders.py --num-images 100 --projection-steps 1000 --refine-steps 100
+    python benchmarks/bench_encoders.py --num-images 4 --projection-steps 20 --refine-steps 5 --threads 1  # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
+import torch
+from torch import Tensor
+
+from stylegan_edit.checkpoints import Network
+from stylegan_edit.encoders import StyleEncoder, encoder_for, load_encoder
+from stylegan_edit.generators import Discriminator, Generator
+from stylegan_edit.generators.training.options import synthfaces_64
+from stylegan_edit.invert import Projector, auto_perceptual_loss
+from stylegan_edit.invert.initial import Init
+from stylegan_edit.invert.losses import PerceptualLoss
+from stylegan_edit.latents import Latents, LatentSpace
+from stylegan_edit.metrics.reconstruction import reconstruction_metrics
+
+T = TypeVar("T")
+
+
+def open_network(spec: str | None, device: torch.device) -> tuple[Network, str]:
+    from stylegan_edit.bundled import DEFAULT_NETWORK, resolve_network
+    from stylegan_edit.checkpoints import load_network
+
+    try:
+        return load_network(resolve_network(spec), device=device), spec or DEFAULT_NETWORK
+    except ValueError:
+        if spec is not None:
+            raise
+    options = synthfaces_64()
+    torch.manual_seed(0)
+    generator = Generator(options.generator).to(device).eval().requires_grad_(False)
+    discriminator = Discriminator(options.discriminator).to(device).eval()
+    return Network(generator, discriminator.requires_grad_(False)), "random synthfaces-64 architecture"
+
+
+def open_encoder(spec: str | None, arch: str, network: Network, network_name: str) -> tuple[StyleEncoder, str]:
+    device = network.generator.device
+    try:
+        return load_encoder(spec or arch, network=network_name, device=device), spec or f"bundled {arch}"
+    except ValueError:
+        if spec is not None:
+            raise
+    encoder = encoder_for(network.generator, arch)  # type: ignore[arg-type]
+    return encoder.eval().requires_grad_(False), f"untrained {arch}"
+
+
+def held_out_faces(num: int, resolution: int) -> Tensor:
+    from stylegan_edit.data import SynthFaces
+    from stylegan_edit.generators.training.data import collate_images
+    from stylegan_edit.metrics.classifier_train import HELD_OUT_SEED_OFFSET
+
+    faces = SynthFaces(num, size=resolution, style="photo", seed_offset=HELD_OUT_SEED_OFFSET)
+    return collate_images([faces[i] for i in range(num)])
+
+
+def attribute_scorer(device: torch.device) -> Callable[[Tensor], Tensor] | None:
+    """Binary attribute logits `[N, 7]` from the bundled classifier, or None when it is not installed."""
+    from stylegan_edit.data.factors import ATTRIBUTES
+
+    try:
+        from stylegan_edit.metrics.classifier import load_classifier
+
+        classifier = load_classifier(device=device)
+    except (ImportError, ValueError):
+        return None
+    columns = [classifier.index(name) for name in ATTRIBUTES]
+
+    def score(images: Tensor) -> Tensor:
+        with torch.no_grad():
+            return classifier(images.to(device))[:, columns].cpu()
+
+    return score
+
+
+def timed(function: Callable[[], T], device: torch.device) -> tuple[T, float]:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    result = function()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return result, time.perf_counter() - start
+
+
+def encode_all(encoder: StyleEncoder, targets: Tensor, batch: int) -> Latents:
+    parts = [encoder.encode(targets[i : i + batch]).tensor for i in range(0, len(targets), batch)]
+    return Latents(torch.cat(parts), LatentSpace.W_PLUS)
+
+
+def project_all(
+    network: Network, targets: Tensor, perceptual: PerceptualLoss | None, steps: int, init: Init, *, batch: int
+) -> Tensor:
+    """Reconstructions after a w+ projection of `steps` steps from `init` (None: the mean W)."""
+    projector = Projector(
+        space="w+",
+        num_steps=steps,
+        perceptual=perceptual,
+        perceptual_weight=1.0 if perceptual is not None else 0.0,
+        mse_weight=0.0 if perceptual is not None else 1.0,
+    )
+    images = []
+    for start in range(0, len(targets), batch):
+        result = projector.project(network.generator, targets[start : start + batch], init, seed_offset=start)
+        images.append(result.images)
+    return torch.cat(images)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--network", default=None, help="Checkpoint or bundled name (default: synthfaces-64).")
+    parser.add_argument("--psp", default=None, help="pSp encoder checkpoint (default: the bundled one).")
+    parser.add_argument("--e4e", default=None, help="e4e encoder checkpoint (default: the bundled one).")
+    parser.add_argument("--num-images", type=int, default=100, help="Held-out SynthFaces renders.")
+    parser.add_argument("--projection-steps", type=int, default=1000, help="Steps of the projection baseline.")
+    parser.add_argument("--refine-steps", type=int, default=100, help="Projection steps after an encoder.")
+    parser.add_argument("--batch", type=int, default=16, help="Images per encoder / projection batch.")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    network, network_name = open_network(args.network, device)
+    generator = network.generator
+    targets = held_out_faces(args.num_images, generator.img_resolution).to(device)
+    perceptual = auto_perceptual_loss(network)
+    score = attribute_scorer(device)
+    target_scores = score(targets) if score is not None else None
+    rows: list[tuple[str, Tensor, float]] = []
+    project = partial(project_all, network, targets, perceptual, batch=args.batch)
+    baseline, seconds = timed(partial(project, args.projection_steps, None), device)
+    rows.append((f"projection w+ {args.projection_steps} steps (baseline)", baseline, seconds))
+    for arch, spec in (("psp", args.psp), ("e4e", args.e4e)):
+        encoder, label = open_encoder(spec, arch, network, network_name)
+        encoder.check_generator(generator, label)
+        encode_all(encoder, targets[: args.batch], args.batch)  # warm-up
+        latents, seconds = timed(partial(encode_all, encoder, targets, args.batch), device)
+        with torch.no_grad():
+            images = torch.cat([generator.synthesis(part) for part in latents.tensor.split(args.batch)])
+        rows.append((label, images, seconds))
+        refined, refine_seconds = timed(partial(project, args.refine_steps, encoder.encode), device)
+        rows.append((f"{label} + {args.refine_steps} steps", refined, refine_seconds))
+    metric_name = perceptual.name if perceptual is not None else "-"
+    print(
+        f"\nInversion of {args.num_images} held-out SynthFaces renders, {network_name} ({device}, "
+        f"{torch.get_num_threads()} threads); perceptual column: {metric_name}"
+    )
+    print("| method | ms / image | speed-up | PSNR (dB) | SSIM | perceptual | attribute agreement |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    base_time = rows[0][2]
+    psnrs = {}
+    for label, images, seconds in rows:
+        metrics = reconstruction_metrics(images, targets, perceptual)
+        psnrs[label] = float(metrics["psnr"].mean())
+        perceptual_text = f"{float(metrics['perceptual'].mean()):.4f}" if "perceptual" in metrics else "-"
+        agreement = "-"
+        if score is not None and target_scores is not None:
+            agreement = f"{float(((score(images) > 0) == (target_scores > 0)).float().mean()):.3f}"
+        print(
+            f"| {label} | {1000 * seconds / args.num_images:.2f} | {base_time / seconds:.1f}x | {psnrs[label]:.2f} | "
+            f"{float(metrics['ssim'].mean()):.4f} | {perceptual_text} | {agreement} |"
+        )
+    print(f"\nTargets: encoders >= 100x faster than {args.projection_steps}-step projection; encoder + refinement")
+    print(f"within 0.5 dB of it (baseline {psnrs[rows[0][0]]:.2f} dB).")
+
+
+if __name__ == "__main__":
+    main()

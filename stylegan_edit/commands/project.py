@@ -1,0 +1,179 @@
+"""`stylegan-edit project`: invert photos into a generator's W / W+ by optimisation, and record the latents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_device
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+LOSS_HELP = (
+    "auto (LPIPS-VGG when torchvision's weights are cached, else the bundled classifier's features for SynthFaces "
+    "models, else the discriminator's; nothing is downloaded), lpips, lpips-alex, lpips-squeeze, classifier, disc, "
+    "or pixel-only mse / l1."
+)
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--network", "network_spec", default=None, help="Checkpoint or bundled name.  [default: synthfaces-64]")
+@click.option("--space", type=click.Choice(["w", "w+"]), default="w+", show_default=True, help="Latent space.")
+@click.option("--steps", "num_steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Steps.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, help="Peak lr.")
+@click.option(
+    "--noise/--no-noise",
+    default=False,
+    show_default=True,
+    help="Also optimise the noise maps (written to noise.safetensors; edits of the latents alone do not carry them).",
+)
+@click.option("--loss", default="auto", show_default=True, help=LOSS_HELP)
+@click.option(
+    "--init",
+    "init_spec",
+    default="mean",
+    show_default=True,
+    help="Starting point: mean (NVIDIA's mean W), encoder (--encoder's codes, refined), or a latents file "
+    "(.safetensors / projected_w.npz).",
+)
+@click.option(
+    "--encoder",
+    "encoder_spec",
+    default="psp",
+    show_default=True,
+    help="Encoder for --init encoder: psp or e4e (shipped for --network), or an encoder checkpoint.",
+)
+@click.option("--align/--no-align", default=False, show_default=True, help="FFHQ-align faces first (dlib).")
+@click.option("--face-index", type=click.IntRange(min=0), default=0, show_default=True, help="Face to align.")
+@click.option(
+    "--outdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("out/project"),
+    show_default=True,
+    help="Output folder: one sub-folder per image, plus projected.safetensors with all latents.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True, help="Images per batch.")
+@click.option("--seed", type=int, default=303, show_default=True, help="Seed (image k uses seed + k).")
+@click.option("--strip/--no-strip", default=False, show_default=True, help="Write strip.png: 8 steps of progress.")
+@click.option(
+    "--save-video/--no-save-video", default=False, show_default=True, help="Write the optimisation as proj.gif."
+)
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, or auto.")
+@friendly_errors
+def project(
+    images: tuple[Path, ...],
+    network_spec: str | None,
+    space: str,
+    num_steps: int,
+    lr: float,
+    noise: bool,
+    loss: str,
+    init_spec: str,
+    encoder_spec: str,
+    align: bool,
+    face_index: int,
+    outdir: Path,
+    batch_size: int,
+    seed: int,
+    strip: bool,
+    save_video: bool,
+    progress: bool,
+    device: str,
+) -> None:
+    """Project IMAGES onto the generator; write per-image latents (native and NVIDIA projected_w.npz),
+    proj.png, compare.png (target | reconstruction) and metrics, and record the latents for `apply`."""
+    import torch
+
+    from stylegan_edit.bundled import DEFAULT_NETWORK, resolve_network
+    from stylegan_edit.checkpoints import load_network
+    from stylegan_edit.commands.project_outputs import (
+        Frames,
+        output_names,
+        prepare_targets,
+        resolve_init,
+        select_losses,
+        write_combined,
+        write_image_outputs,
+    )
+    from stylegan_edit.handoff import record_latents
+    from stylegan_edit.images import from_pil
+    from stylegan_edit.invert.projector import ProjectionStep, Projector, render
+    from stylegan_edit.latents import Latents
+    from stylegan_edit.metrics.reconstruction import reconstruction_metrics
+
+    network_path = resolve_network(network_spec)
+    network = load_network(network_path, device=pick_device(device))
+    generator = network.generator
+    pictures = prepare_targets(images, generator.img_resolution, align=align, face_index=face_index)
+    init = resolve_init(init_spec, generator, space, len(pictures), encoder=encoder_spec, network=network_spec)
+    losses = select_losses(loss, network)
+    projector = Projector(
+        space=space,
+        num_steps=num_steps,
+        lr=lr,
+        optimize_noise=noise,
+        perceptual=losses.perceptual,
+        perceptual_weight=losses.perceptual_weight,
+        mse_weight=losses.mse_weight,
+        l1_weight=losses.l1_weight,
+        seed=seed,
+    )
+    ensure_outdir(outdir)
+    names = output_names(images)
+    network_name = network_spec or DEFAULT_NETWORK
+    perceptual_name = losses.metric.name if losses.metric is not None else None
+    all_latents = []
+    for start in range(0, len(pictures), batch_size):
+        targets = torch.cat([from_pil(p) for p in pictures[start : start + batch_size]])
+        count = targets.shape[0]
+        batch_init = init[start : start + count] if isinstance(init, Latents) and len(init) > 1 else init
+        frames = Frames(num_steps, strip=strip, video=save_video)
+        last: ProjectionStep | None = None
+        with _progress_bar(num_steps, start, count, len(pictures), enabled=progress) as bar:
+            for last in projector.steps(generator, targets, batch_init, seed_offset=start):
+                frames.collect(generator, last)
+                bar.update(1)
+                bar.set_postfix(loss=f"{float(last.losses['total'].mean()):.4g}")
+        assert last is not None
+        reconstruction = render(generator, last.latents, last.noise)
+        metrics = reconstruction_metrics(reconstruction, targets.to(reconstruction.device), losses.metric)
+        reconstruction = reconstruction.cpu()
+        for i in range(count):
+            k = start + i
+            provenance = {
+                "network": network_name,
+                "loss": projector.loss,
+                "steps": str(num_steps),
+                "seed": str(seed + k),
+            }
+            line = write_image_outputs(
+                outdir / names[k],
+                source=images[k],
+                target=targets[i : i + 1],
+                reconstruction=reconstruction[i : i + 1],
+                latents=last.latents[i],
+                noise=[n[i : i + 1] for n in last.noise],
+                metrics={key: float(value[i]) for key, value in metrics.items()},
+                frames=frames.for_image(i),
+                num_ws=generator.num_ws,
+                provenance=provenance,
+                perceptual_name=perceptual_name,
+            )
+            click.echo(f"{names[k]}: {line}")
+        all_latents.append(last.latents.tensor.cpu())
+    provenance = {"network": network_name, "loss": projector.loss}
+    combined = write_combined(outdir, all_latents, space, names, images, provenance)
+    record = record_latents(combined, command="project", network=network_path if network_spec else network_name)
+    click.echo(f"latents: {combined} (recorded in {record} for `stylegan-edit apply`)")
+
+
+def _progress_bar(num_steps: int, start: int, size: int, total: int, *, enabled: bool) -> tqdm:
+    from tqdm import tqdm
+
+    label = f"images {start + 1}-{start + size} of {total}" if size > 1 else f"image {start + 1} of {total}"
+    return tqdm(total=num_steps, desc=label, unit="step", disable=not enabled, leave=False)

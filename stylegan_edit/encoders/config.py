@@ -1,0 +1,126 @@
+"""The encoder's typed config and the generator it belongs to: shape (num_ws, w_dim, resolution) and fingerprint.
+
+pSp (arXiv:2008.00951) and e4e (arXiv:2102.02766) share the architecture; `arch` picks how the heads' outputs
+become W+ codes. The W+ layers split into StyleGAN's coarse (4-8 px), medium (16-32 px) and fine (64 px and up)
+groups, which read the matching feature-pyramid level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+
+from stylegan_edit.generators import Generator
+from stylegan_edit.generators.config import _JsonConfig
+
+Arch = Literal["psp", "e4e"]
+ARCHS: tuple[Arch, ...] = ("psp", "e4e")
+BackboneKind = Literal["ir-se", "classifier"]
+BACKBONES: tuple[BackboneKind, ...] = ("ir-se", "classifier")
+COARSE_END = 3  # ws[0:3] drive the 4 and 8 px convolutions
+MEDIUM_END = 7  # ws[3:7] drive 16 and 32 px; the rest are fine
+MIN_INPUT_RESOLUTION = 16  # the coarsest pyramid level is input / 16
+DEFAULT_INPUT_RESOLUTION = 64
+
+
+def _power_of_two(value: int) -> bool:
+    return value >= 1 and not value & (value - 1)
+
+
+@dataclass(frozen=True)
+class EncoderConfig(_JsonConfig):
+    """Architecture of a pSp / e4e encoder for one generator shape.
+
+    img_resolution, img_channels, num_ws, w_dim: the generator's. input_resolution: the side images are resized
+    to before the backbone (a power of two >= 16). backbone: `ir-se` (pSp's residual blocks) or `classifier` (the
+    bundled attribute classifier's conv-BN-ReLU stages, so that its weights can start the encoder). stem_channels,
+    stage_channels: the widths of the stem and the four stride-2 stages (pyramid levels after stages 2, 3 and 4).
+    stage_blocks, squeeze_excitation: residual blocks per stage and SE gates (`ir-se` only; a classifier stage is
+    always two convolutions). pyramid_channels: the feature pyramid's width; head_channels: the map2style
+    convolutions' width.
+    """
+
+    arch: Arch = "psp"
+    img_resolution: int = 64
+    img_channels: int = 3
+    num_ws: int = 10
+    w_dim: int = 128
+    input_resolution: int = DEFAULT_INPUT_RESOLUTION
+    backbone: BackboneKind = "ir-se"
+    stem_channels: int = 32
+    stage_channels: tuple[int, ...] = field(default=(32, 48, 64, 128))
+    stage_blocks: tuple[int, ...] = field(default=(1, 2, 2, 1))
+    squeeze_excitation: bool = True
+    pyramid_channels: int = 64
+    head_channels: int = 64
+
+    def __post_init__(self) -> None:
+        if self.arch not in ARCHS:
+            raise ValueError(f"encoder arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if not _power_of_two(self.input_resolution) or self.input_resolution < MIN_INPUT_RESOLUTION:
+            raise ValueError(
+                f"input_resolution must be a power of two of at least {MIN_INPUT_RESOLUTION}, "
+                f"got {self.input_resolution}"
+            )
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"encoder backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if not _power_of_two(self.img_resolution):
+            raise ValueError(f"img_resolution must be a power of two, got {self.img_resolution}")
+        if len(self.stage_channels) != 4 or len(self.stage_blocks) != 4:
+            raise ValueError("stage_channels and stage_blocks need one entry per backbone stage (4)")
+        if min(self.num_ws, self.w_dim, self.stem_channels, *self.stage_channels, *self.stage_blocks) < 1:
+            raise ValueError("num_ws, w_dim, channel counts and block counts must be positive")
+        if min(self.pyramid_channels, self.head_channels, self.img_channels) < 1:
+            raise ValueError("pyramid_channels, head_channels and img_channels must be positive")
+
+    @classmethod
+    def for_generator(cls, generator: Generator, *, arch: Arch, **changes: object) -> EncoderConfig:
+        """The default config for `generator`'s shape; `changes` override architecture fields."""
+        config = generator.config
+        settings: dict[str, object] = {
+            "arch": arch,
+            "img_resolution": config.img_resolution,
+            "img_channels": config.img_channels,
+            "num_ws": config.num_ws,
+            "w_dim": config.w_dim,
+            "input_resolution": min(max(config.img_resolution, MIN_INPUT_RESOLUTION), 256),
+        }
+        settings.update(changes)
+        return cls(**settings)  # type: ignore[arg-type]
+
+    def pyramid_level(self, layer: int) -> int:
+        """Which pyramid level feeds W+ layer `layer`: 0 = coarse (input/16), 1 = medium, 2 = fine (input/4)."""
+        if layer < COARSE_END:
+            return 0
+        return 1 if layer < MEDIUM_END else 2
+
+
+def generator_fingerprint(generator: Generator) -> str:
+    """A short hex digest of the generator's config and tensors rounded to float16.
+
+    Rounding first makes a float32 checkpoint and its float16 shipped copy share a fingerprint.
+    """
+    digest = hashlib.sha256(generator.config.to_json().encode())
+    for name, tensor in sorted(generator.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float16).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def check_generator(config: EncoderConfig, generator: Generator, source: str) -> None:
+    """Raise a one-line `ValueError` naming the fields (resolution, num_ws, w_dim) in which `generator` differs
+    from the generator the encoder `source` was built for."""
+    fields = [
+        ("resolution", config.img_resolution, generator.img_resolution),
+        ("num_ws", config.num_ws, generator.num_ws),
+        ("w_dim", config.w_dim, generator.w_dim),
+        ("img_channels", config.img_channels, generator.config.img_channels),
+    ]
+    wrong = [(name, ours, theirs) for name, ours, theirs in fields if ours != theirs]
+    if wrong:
+        needed = ", ".join(f"{name} {ours}" for name, ours, _ in wrong)
+        given = ", ".join(f"{name} {theirs}" for name, _, theirs in wrong)
+        raise ValueError(f"{source} was made for a generator with {needed}, but this generator has {given}")

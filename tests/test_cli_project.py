@@ -1,0 +1,163 @@
+"""`stylegan-edit project` through click's test runner: outputs, the hand-off, and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from stylegan_edit.commands.project import project
+from stylegan_edit.handoff import find_last_latents
+from stylegan_edit.latents import Latents, LatentSpace, load_latents
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("STYLEGAN_EDIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no LPIPS weights: the fallback path
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _run(*args: str | Path) -> Result:
+    return CliRunner().invoke(project, [str(a) for a in args])
+
+
+def _photo(size: tuple[int, int] = (24, 20), seed: int = 0) -> Image.Image:
+    pixels = np.random.RandomState(seed).randint(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def test_project_writes_latents_images_metrics_and_records_them(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    _photo((40, 24)).save(tmp_path / "wide.png")  # non-square: centre-cropped and resized
+    _photo().convert("L").save(tmp_path / "gray.png")
+    _photo().convert("RGBA").save(tmp_path / "alpha.png")
+    Image.fromarray(np.arange(400, dtype=np.uint16).reshape(20, 20) * 150).save(tmp_path / "deep.png")
+    _photo().convert("CMYK").save(tmp_path / "print.jpg")
+    Image.new("RGB", (3000, 2000), (200, 150, 100)).save(tmp_path / "big.png")  # large, not a bomb: resized
+    assert Image.open(tmp_path / "deep.png").mode.startswith("I")
+    inputs = ["wide.png", "gray.png", "alpha.png", "deep.png", "print.jpg", "big.png"]
+    out = tmp_path / "out"
+    result = _run(*inputs, "--network", tiny_checkpoint, "--steps", "3", "--batch-size", "2", "--outdir", out)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    names = ["wide", "gray", "alpha", "deep", "print", "big"]
+    assert [line.split(":")[0] for line in lines[:6]] == names
+    assert all("PSNR" in line and "SSIM" in line and "disc" in line for line in lines[:6])
+    assert "projected.safetensors" in lines[-1] and "last-latents.json" in lines[-1]
+    expected = {"compare.png", "latents.safetensors", "metrics.json", "proj.png", "projected_w.npz", "target.png"}
+    for name in names:
+        assert {p.name for p in (out / name).iterdir()} == expected
+    assert Image.open(out / "wide" / "compare.png").size == (32, 16)
+    with np.load(out / "gray" / "projected_w.npz") as data:
+        assert data["w"].shape == (1, 6, 16) and data["w"].dtype == np.float32
+    latents, meta = load_latents(out / "gray" / "latents.safetensors")
+    assert latents.space is LatentSpace.W_PLUS and meta["loss"] == "1*disc" and meta["source"] == "gray.png"
+    metrics = json.loads((out / "gray" / "metrics.json").read_text())
+    assert metrics["perceptual_name"] == "disc" and metrics["psnr"] > 0
+    combined, combined_meta = load_latents(out / "projected.safetensors")
+    assert len(combined) == 6 and torch.equal(combined.tensor[1:2], latents.tensor)
+    assert json.loads(combined_meta["names"]) == names
+    handoff = find_last_latents()
+    assert handoff.latents_path == (out / "projected.safetensors").resolve()
+    assert handoff.network == str(tiny_checkpoint.resolve()) and handoff.command == "project"
+    assert not [p for p in out.rglob(".*")]  # no temporary files left behind
+
+
+def test_project_noise_strip_video_and_init_file(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    _photo().save(tmp_path / "a.png")
+    first = _run("a.png", "--network", tiny_checkpoint, "--steps", "4", "--space", "w", "--outdir", "one")
+    assert first.exit_code == 0, first.output
+    args = ["--network", tiny_checkpoint, "--steps", "8", "--loss", "mse", "--noise", "--strip", "--save-video"]
+    second = _run("a.png", *args, "--init", "one/a/latents.safetensors", "--outdir", "two")
+    assert second.exit_code == 0, second.output
+    files = {p.name for p in (tmp_path / "two" / "a").iterdir()}
+    assert {"noise.safetensors", "strip.png", "proj.gif"} <= files
+    assert Image.open(tmp_path / "two" / "a" / "strip.png").size == (8 * 16, 16)
+    assert json.loads((tmp_path / "two" / "a" / "metrics.json").read_text())["loss"] == "1*mse + 100000*noise_reg"
+    again = _run("a.png", "--network", tiny_checkpoint, "--steps", "2", "--outdir", "two")  # no extras this time
+    assert again.exit_code == 0, again.output
+    assert not {"noise.safetensors", "strip.png", "proj.gif"} & {p.name for p in (tmp_path / "two" / "a").iterdir()}
+
+
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header claims `width x height` pixels (a decompression bomb, without the memory)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
+
+
+def _bad_inputs(tmp_path: Path, tiny_checkpoint: Path) -> dict[str, tuple[list[str], str]]:
+    _photo().save(tmp_path / "good.png")
+    (tmp_path / "notes.png").write_text("not an image")
+    _photo((64, 64)).save(tmp_path / "full.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "full.png").read_bytes()[:300])
+    _photo((5, 5)).save(tmp_path / "tiny.png")
+    _png_header_only(tmp_path / "bomb.png", 30000, 30000)
+    Image.new("RGB", (64, 64), (128, 128, 128)).save(tmp_path / "blank.png")
+    Latents(torch.zeros(1, 8), LatentSpace.W).save(tmp_path / "w8.safetensors")
+    Latents(torch.zeros(1, 18, 16), LatentSpace.W_PLUS).save(tmp_path / "w18.safetensors")
+    return {
+        "not an image": (["good.png", "notes.png"], "notes.png: not an image file"),
+        "truncated": (["cut.png"], "cut.png: cannot decode image"),
+        "tiny": (["tiny.png"], "tiny.png: image is too small (5x5)"),
+        "bomb": (["bomb.png"], "decompression bomb"),
+        "missing": (["nowhere.png"], "nowhere.png: no such file"),
+        "no face": (["blank.png", "--align"], "blank.png: no face found"),
+        "w_dim": (
+            ["good.png", "--init", "w8.safetensors"],
+            "w8.safetensors: latents with w_dim 8, but the generator needs 16",
+        ),
+        "num_ws": (
+            ["good.png", "--init", "w18.safetensors"],
+            "w18.safetensors: latents with 18 layers (num_ws), but the generator needs 6",
+        ),
+        "init": (["good.png", "--init", "nothing.safetensors"], "not 'mean', 'encoder' or an existing latents file"),
+        "loss": (["good.png", "--loss", "lpips"], "vgg16-397923af.pth (nothing is downloaded)"),
+        "nan": (
+            ["good.png", "--loss", "mse", "--lr", "1e30", "--steps", "40"],
+            "optimisation diverged (NaN loss) at step",
+        ),
+    }
+
+
+def test_bad_inputs_fail_with_one_line_and_leave_nothing(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    for label, (args, message) in _bad_inputs(tmp_path, tiny_checkpoint).items():
+        out = tmp_path / f"out-{label.replace(' ', '-')}"
+        result = _run(*args, "--network", tiny_checkpoint, "--outdir", out, "--no-progress")
+        assert result.exit_code == 1, (label, result.output)
+        lines = result.output.strip().splitlines()
+        assert lines[-1].startswith("Error: ") and message in lines[-1], (label, result.output)
+        assert "Traceback" not in result.output, label
+        assert _files(out) == [], (label, _files(out))
+    assert not (tmp_path / ".stylegan-edit").exists()  # nothing was recorded for `apply`
+
+
+def test_default_network_error_until_the_bundled_model_exists(tmp_path: Path) -> None:
+    from stylegan_edit.bundled import ASSETS, BUNDLED_NETWORKS, DEFAULT_NETWORK
+
+    if (ASSETS / BUNDLED_NETWORKS[DEFAULT_NETWORK]).is_file():
+        pytest.skip("the bundled model is installed")
+    _photo().save(tmp_path / "a.png")
+    result = _run("a.png")
+    assert result.exit_code == 1 and "not in this installation yet" in result.output

@@ -1,0 +1,216 @@
+"""`encode`, `train-encoder` and `project --init encoder` through click's test runner: outputs, hand-off, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from stylegan_edit.commands.encode import encode
+from stylegan_edit.commands.project import project
+from stylegan_edit.commands.train_encoder import train_encoder
+from stylegan_edit.encoders import encoder_for, read_encoder, save_encoder
+from stylegan_edit.generators import Generator, GeneratorConfig
+from stylegan_edit.handoff import find_last_latents
+from stylegan_edit.latents import LatentSpace, load_latents
+from tests.conftest import TINY, TINY_ENCODER, make_generator
+
+pytestmark = pytest.mark.usefixtures("isolated")
+
+
+@pytest.fixture
+def tiny_encoder(tmp_path: Path, tiny_generator: Generator) -> Path:
+    path = tmp_path / "e4e.safetensors"
+    save_encoder(path, encoder_for(tiny_generator, "e4e", num_w_samples=500, **TINY_ENCODER))  # type: ignore[arg-type]
+    return path
+
+
+def _photos(folder: Path, num: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(num):
+        pixels = np.random.RandomState(i).randint(0, 256, (20, 24 + 2 * i, 3), dtype=np.uint8)
+        paths.append(folder / f"photo{i}.png")
+        Image.fromarray(pixels).save(paths[-1])
+    return paths
+
+
+def _run(command: object, *args: str | Path) -> Result:
+    return CliRunner().invoke(command, [str(a) for a in args])  # type: ignore[arg-type]
+
+
+def test_encode_writes_what_project_writes_and_records_it(
+    tmp_path: Path, tiny_checkpoint: Path, tiny_encoder: Path
+) -> None:
+    photos = _photos(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    result = _run(
+        encode, *photos, "--network", tiny_checkpoint, "--encoder", tiny_encoder, "--outdir", out, "--batch-size", "2"
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert [line.split(":")[0] for line in lines[:3]] == ["photo0", "photo1", "photo2"]
+    assert all("PSNR" in line and "SSIM" in line and "disc" in line for line in lines[:3])
+    assert "encoded 3 images with e4e" in lines[3] and "last-latents.json" in lines[4]
+    expected = {"compare.png", "latents.safetensors", "metrics.json", "proj.png", "projected_w.npz", "target.png"}
+    for name in ("photo0", "photo1", "photo2"):
+        assert {p.name for p in (out / name).iterdir()} == expected
+    latents, meta = load_latents(out / "photo1" / "latents.safetensors")
+    assert latents.space is LatentSpace.W_PLUS and meta["arch"] == "e4e" and meta["encoder"] == str(tiny_encoder)
+    from stylegan_edit.images import load_image
+
+    target = load_image(photos[1], 16)
+    assert torch.allclose(latents.tensor, read_encoder(tiny_encoder).encode(target).tensor, atol=1e-5)
+    with np.load(out / "photo1" / "projected_w.npz") as data:
+        assert data["w"].shape == (1, 6, 16)
+    metrics = json.loads((out / "photo1" / "metrics.json").read_text())
+    assert metrics["perceptual_name"] == "disc" and metrics["psnr"] > 0
+    combined, combined_meta = load_latents(out / "projected.safetensors")
+    assert len(combined) == 3 and torch.equal(combined.tensor[1:2], latents.tensor)
+    assert json.loads(combined_meta["names"]) == ["photo0", "photo1", "photo2"]
+    handoff = find_last_latents()
+    assert handoff.latents_path == (out / "projected.safetensors").resolve() and handoff.command == "encode"
+    assert handoff.network == str(tiny_checkpoint.resolve())
+    assert not [p for p in out.rglob(".*")]
+
+
+def test_project_init_encoder_starts_from_the_encoders_codes(
+    tmp_path: Path, tiny_checkpoint: Path, tiny_encoder: Path
+) -> None:
+    photo = _photos(tmp_path / "in", 1)[0]
+    args = [photo, "--network", tiny_checkpoint, "--init", "encoder", "--encoder", tiny_encoder, "--outdir", "p"]
+    result = _run(project, *args, "--steps", "1")  # the first step's learning rate is 0 (ramp-up)
+    assert result.exit_code == 0, result.output
+    encoded = _run(encode, photo, "--network", tiny_checkpoint, "--encoder", tiny_encoder, "--outdir", "e")
+    assert encoded.exit_code == 0, encoded.output
+    projected, _ = load_latents(tmp_path / "p" / "photo0" / "latents.safetensors")
+    assert torch.allclose(projected.tensor, load_latents(tmp_path / "e" / "photo0" / "latents.safetensors")[0].tensor)
+    refined = _run(project, *args, "--steps", "5", "--outdir", "r")
+    assert refined.exit_code == 0, refined.output
+    assert not torch.allclose(
+        load_latents(tmp_path / "r" / "photo0" / "latents.safetensors")[0].tensor, projected.tensor
+    )
+
+
+def test_train_encoder_trains_resumes_and_its_encoder_encodes(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    _photos(tmp_path / "data", 5)
+    (tmp_path / "data" / "broken.png").write_bytes(b"not a png")
+    base = ["--network", tiny_checkpoint, "--no-progress", "--device", "cpu"]
+    args = ["--arch", "psp", "--data", "data", "--run-dir", "run", "--steps", "2", "--batch", "4", "--state-every", "1"]
+    result = _run(train_encoder, *base, *args)
+    assert result.exit_code == 0, result.output
+    assert "5 images from data" in result.output and "skipped 1 unreadable files: broken.png" in result.output
+    run = tmp_path / "run"
+    expected = {"encoder_training_options.json", "val-init.png", "val0000002.png", "encoder-0000002.safetensors"}
+    assert expected | {"state.pt", "state-prev.pt"} == {p.name for p in run.iterdir()}
+    resumed = _run(train_encoder, "--resume", run, "--steps", "3", "--no-progress")
+    assert resumed.exit_code == 0, resumed.output
+    assert "at step 2 from state.pt" in resumed.output and (run / "encoder-0000003.safetensors").is_file()
+    encoder = read_encoder(run / "encoder-0000003.safetensors")
+    assert encoder.arch == "psp" and encoder.metadata["step"] == "3" and encoder.metadata["data"] == "data"
+    refused = _run(train_encoder, "--resume", run, "--batch", "8")
+    assert refused.exit_code != 0 and "--batch cannot change when resuming" in refused.output
+    photo = tmp_path / "data" / "photo0.png"
+    encoded = _run(encode, photo, "--network", tiny_checkpoint, "--encoder", run / "encoder-0000003.safetensors")
+    assert encoded.exit_code == 0, encoded.output
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("unreadable-image", "not an image file"),
+        ("missing-image", "no such file"),
+        ("other-generator", "generator with resolution 32, num_ws 8, but this generator has resolution 16, num_ws 6"),
+        ("network-as-encoder", "is a generator checkpoint, not an encoder"),
+        ("missing-encoder", "no such encoder file"),
+        ("not-shipped", "no e4e encoder ships for the network"),
+        ("init-encoder-in-w", "--init encoder needs --space w+"),
+        ("train-no-images", "no image files found"),
+        ("train-broken-images", "none of the 2 image files could be read"),
+        ("train-no-arch", "a new run needs --arch and --run-dir"),
+        ("train-no-classifier", "classifier is not in this installation; use --backbone-init random"),
+    ],
+)
+def test_bad_inputs_fail_with_one_line(
+    tmp_path: Path,
+    tiny_checkpoint: Path,
+    tiny_encoder: Path,
+    case: str,
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    photo = _photos(tmp_path / "in", 1)[0]
+    network = ["--network", tiny_checkpoint]
+    if case == "unreadable-image":
+        (tmp_path / "bad.png").write_bytes(b"junk")
+        result = _run(encode, photo, tmp_path / "bad.png", *network, "--encoder", tiny_encoder)
+    elif case == "missing-image":
+        result = _run(encode, tmp_path / "nowhere.png", *network, "--encoder", tiny_encoder)
+    elif case == "other-generator":
+        larger = Generator(GeneratorConfig(**{**TINY.to_dict(), "img_resolution": 32}))
+        path = tmp_path / "large.safetensors"
+        save_encoder(path, encoder_for(larger, "psp", num_w_samples=100, **TINY_ENCODER))  # type: ignore[arg-type]
+        result = _run(encode, photo, *network, "--encoder", path)
+    elif case == "network-as-encoder":
+        result = _run(encode, photo, *network, "--encoder", tiny_checkpoint)
+    elif case == "missing-encoder":
+        result = _run(encode, photo, *network, "--encoder", tmp_path / "none.safetensors")
+    elif case == "not-shipped":
+        result = _run(encode, photo, *network, "--encoder", "e4e")
+    elif case == "init-encoder-in-w":
+        result = _run(project, photo, *network, "--init", "encoder", "--space", "w", "--encoder", tiny_encoder)
+    elif case.startswith("train"):
+        data = tmp_path / "data"
+        data.mkdir()
+        if case == "train-broken-images":
+            for i in range(2):
+                (data / f"{i}.jpg").write_bytes(b"\xff\xd8 truncated")
+        elif case == "train-no-classifier":
+            _photos(data, 2)
+            monkeypatch.setattr("stylegan_edit.metrics.classifier.BUNDLED_CLASSIFIER", tmp_path / "none.safetensors")
+        arch = [] if case == "train-no-arch" else ["--arch", "e4e"]
+        extra = ["--backbone-init", "classifier"] if case == "train-no-classifier" else []
+        run = tmp_path / "run"
+        result = _run(train_encoder, *network, *arch, *extra, "--data", data, "--run-dir", run, "--device", "cpu")
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert message in lines[-1], result.output
+    assert "Traceback" not in result.output and len([line for line in lines if line.startswith("Error")]) == 1
+
+
+def test_encoder_of_a_retrained_generator_is_used_with_a_warning(
+    tmp_path: Path, tiny_encoder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from stylegan_edit.checkpoints import save_network
+
+    other = tmp_path / "other.safetensors"
+    save_network(other, make_generator(seed=9))
+    photo = _photos(tmp_path / "in", 1)[0]
+    result = _run(encode, photo, "--network", other, "--encoder", tiny_encoder)
+    assert result.exit_code == 0, result.output
+    assert any("trained against another generator" in r.getMessage() for r in caplog.records)
+
+
+def test_train_encoder_starts_the_backbone_from_the_classifier(
+    tmp_path: Path, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stylegan_edit.metrics.classifier import AttributeClassifier, ClassifierConfig, save_classifier
+
+    torch.manual_seed(0)
+    path = tmp_path / "classifier.safetensors"
+    save_classifier(path, AttributeClassifier(ClassifierConfig(resolution=16, channels=(8, 8, 16, 16, 16))))
+    monkeypatch.setattr("stylegan_edit.metrics.classifier.BUNDLED_CLASSIFIER", path)
+    _photos(tmp_path / "data", 2)
+    args = ["--arch", "psp", "--backbone-init", "classifier", "--data", "data", "--run-dir", "run", "--steps", "1"]
+    result = _run(
+        train_encoder, "--network", tiny_checkpoint, "--no-progress", "--device", "cpu", *args, "--batch", "2"
+    )
+    assert result.exit_code == 0, result.output
+    encoder = read_encoder(tmp_path / "run" / "encoder-0000001.safetensors")
+    assert encoder.config.backbone == "classifier" and encoder.config.stage_channels == (8, 16, 16, 16)
+    assert encoder.config.input_resolution == 16 and encoder.metadata["backbone_init"] == "classifier"
