@@ -66,3 +66,34 @@ def test_bias_act_lrelu_gain_and_clamp() -> None:
     y = bias_act(x, torch.tensor([1.0, 0.0]), activation="lrelu", clamp=10.0)
     expected = torch.tensor([[-0.2, 0.5], [4.0, 100.0]]) * math.sqrt(2)
     assert torch.allclose(y, expected.clamp(-10, 10))
+
+
+def _naive_upfirdn(x: torch.Tensor, f: torch.Tensor, up: int, pad: tuple[int, int], gain: float) -> torch.Tensor:
+    """Zero insertion, padding and a true convolution written out with explicit loops (the definition)."""
+    n, c, h, w = x.shape
+    u = torch.zeros(n, c, h * up, w * up)
+    u[:, :, ::up, ::up] = x
+    u = torch.nn.functional.pad(u, [pad[0], pad[1], pad[0], pad[1]])
+    k = f.shape[0]
+    out_h, out_w = u.shape[2] - k + 1, u.shape[3] - k + 1
+    y = torch.zeros(n, c, out_h, out_w)
+    for i in range(k):
+        for j in range(k):
+            # true convolution: output (p, q) takes u[p + i, q + j] * f[k-1-i, k-1-j]
+            y += u[:, :, i : i + out_h, j : j + out_w] * f[k - 1 - i, k - 1 - j]
+    return y * gain
+
+
+def test_upsampling_matches_the_definition_for_asymmetric_filters() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 6)
+    f = torch.rand(4, 4)  # asymmetric, so a wrong flip or offset would show
+    for pad in [(2, 1), (1, 1), (3, 0)]:
+        expected = _naive_upfirdn(x, f, 2, pad, 4.0)
+        got = upfirdn2d(x, f, up=2, padding=(pad[0], pad[1], pad[0], pad[1]), gain=4.0)
+        assert got.shape == expected.shape
+        assert torch.allclose(got, expected, atol=1e-5), pad
+        flipped = upfirdn2d(
+            x, f.flip([0, 1]), up=2, padding=(pad[0], pad[1], pad[0], pad[1]), gain=4.0, flip_filter=True
+        )
+        assert torch.allclose(flipped, expected, atol=1e-5), pad

@@ -103,7 +103,8 @@ def conv2d_resample(
         x = F.conv_transpose2d(x, wt, stride=up, padding=pt, groups=groups)
         x = upfirdn2d(x, f, padding=(p0 + pt, p1 + pt, p0 + pt, p1 + pt), gain=up * up)
     if bias is not None:
-        x = x + bias.reshape(1, -1, 1, 1)
+        b = bias.reshape(1, -1, 1, 1)
+        x = x.add_(b) if _inplace_ok(x) else x + b
     return x
 
 
@@ -157,11 +158,15 @@ def modulated_conv2d(
         w = w * dcoefs.reshape(batch_size, -1, 1, 1, 1)
     elif gain != 1:
         w = w * gain
-    x = x.reshape(1, -1, *x.shape[2:])
+    if batch_size > 1:
+        # Skipped at batch 1: the no-op reshape would give NHWC tensors ambiguous strides, and oneDNN would fall
+        # back to a slower NCHW convolution.
+        x = x.reshape(1, -1, *x.shape[2:])
     w = w.reshape(-1, in_channels, kh, kw)
     group_bias = None if bias is None else bias.to(x.dtype).repeat(batch_size)
     x = conv2d_resample(x, w.to(x.dtype), resample_filter, up=up, padding=padding, groups=batch_size, bias=group_bias)
-    x = x.reshape(batch_size, -1, *x.shape[2:])
+    if batch_size > 1:
+        x = x.reshape(batch_size, -1, *x.shape[2:])
     if noise is not None:
         x = x.add_(noise.to(x.dtype)) if _inplace_ok(x) else x + noise.to(x.dtype)
     return x

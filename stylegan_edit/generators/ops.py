@@ -50,17 +50,30 @@ def upfirdn2d(
     """
     n, c, h, w = x.shape
     px0, px1, py0, py1 = _as_padding(padding)
+    kh, kw = f.shape
+    crop = kw - 1 - px0
+    if up > 1 and down == 1 and kh == kw and (px0, px1) == (py0, py1) and crop == kw - up - px1 and crop >= 0:
+        # Zero insertion + pad + FIR equals one strided transposed convolution, without the zero-filled copy.
+        weight = (f * gain).to(x.dtype)
+        if flip_filter:
+            weight = weight.flip([0, 1])
+        weight = weight[None, None].expand(c, 1, kh, kw)
+        return F.conv_transpose2d(x, weight, stride=up, padding=crop, groups=c)
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(n, c, h * up, w * up)
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
+    conv_padding = 0
+    if px0 == px1 == py0 == py1 >= 0:
+        conv_padding = px0  # let the convolution pad: saves a padded copy of a large tensor
+    else:
+        x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+        x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
     weight = (f * gain).to(x.dtype)
     if not flip_filter:
         weight = weight.flip([0, 1])
     weight = weight[None, None].expand(c, 1, *weight.shape)
-    x = F.conv2d(x, weight, groups=c)
+    x = F.conv2d(x, weight, padding=conv_padding, groups=c)
     if down > 1:
         x = x[:, :, ::down, ::down]
     return x

@@ -123,7 +123,8 @@ class SynthesisNetwork(nn.Module):
 
         noise_mode: `const` (the stored `noise_const` maps, deterministic), `random` (fresh draws) or `none`.
         noise: explicit maps, one per noise layer (`[H, W]` or `[N, 1, H, W]`), overriding `noise_mode`.
-        fused_modconv: grouped-convolution path; default fused in eval mode, non-fused when training.
+        fused_modconv: grouped-convolution path; default fused in eval mode (on CPU only for a single image),
+            non-fused when training (both are exact up to float rounding).
         """
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.config.w_dim:
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.config.w_dim}], got {list(ws.shape)}")
@@ -132,7 +133,10 @@ class SynthesisNetwork(nn.Module):
         num_layers = len(self.noise_layers())
         if noise is not None and len(noise) != num_layers:
             raise ValueError(f"expected {num_layers} noise maps, got {len(noise)}")
-        fused = (not self.training) if fused_modconv is None else fused_modconv
+        if fused_modconv is None:
+            # NVIDIA fuses in eval mode; on CPU batches the non-fused path measured faster (bench_generator.py).
+            fused_modconv = not self.training and (ws.device.type != "cpu" or ws.shape[0] == 1)
+        fused = fused_modconv
         use_nhwc = self.channels_last and not self.training
         memory_format = torch.channels_last if use_nhwc else torch.contiguous_format
         ws = ws.to(torch.float32)
