@@ -111,7 +111,8 @@ def load_generator(path: str | Path, *, device: torch.device | str = "cpu") -> G
     return load_network(path, device=device).generator
 
 
-def _load_native(path: Path) -> Network:
+def read_safetensors(path: Path, *, unreadable: str) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """All tensors and the metadata of a safetensors file; `CheckpointError` `"{path} {unreadable} (why)"`."""
     from safetensors import safe_open
 
     try:
@@ -119,7 +120,12 @@ def _load_native(path: Path) -> Network:
             meta = dict(handle.metadata() or {})
             tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 (not a dict)
     except Exception as exc:  # safetensors raises SafetensorError, OSError or RuntimeError
-        raise CheckpointError(f"{path} is truncated or corrupt ({exc})") from None
+        raise CheckpointError(f"{path} {unreadable} ({exc})") from None
+    return tensors, meta
+
+
+def _load_native(path: Path) -> Network:
+    tensors, meta = read_safetensors(path, unreadable="is truncated or corrupt")
     if meta.get("format") != NETWORK_FORMAT:
         raise CheckpointError(
             f"{path} is a safetensors file but not a stylegan-edit network (format {meta.get('format')!r})"

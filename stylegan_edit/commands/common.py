@@ -79,6 +79,28 @@ class Sweep(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+def target_options(default_outdir: Path) -> Callable[[F], F]:
+    """`--align`, `--face-index` and `--outdir`: how `project` and `encode` read photos and where they write."""
+    options = [
+        click.option("--align/--no-align", default=False, show_default=True, help="FFHQ-align faces first (dlib)."),
+        click.option("--face-index", type=click.IntRange(min=0), default=0, show_default=True, help="Face to align."),
+        click.option(
+            "--outdir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=default_outdir,
+            show_default=True,
+            help="Output folder: one sub-folder per image, plus projected.safetensors with all latents.",
+        ),
+    ]
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def friendly_errors(func: F) -> F:
     """Turn library errors (bad files, shapes, values) into one-line click errors, never a traceback."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_device
+from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_device, target_options
 
 ENCODER_HELP = (
     "Encoder: psp or e4e (the one shipped for --network), or an encoder checkpoint from `train-encoder`. "
@@ -23,15 +23,7 @@ PERCEPTUAL_HELP = (
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--encoder", "encoder_spec", default="e4e", show_default=True, help=ENCODER_HELP)
 @click.option("--network", "network_spec", default=None, help="Checkpoint or bundled name.  [default: synthfaces-64]")
-@click.option("--align/--no-align", default=False, show_default=True, help="FFHQ-align faces first (dlib).")
-@click.option("--face-index", type=click.IntRange(min=0), default=0, show_default=True, help="Face to align.")
-@click.option(
-    "--outdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("out/encode"),
-    show_default=True,
-    help="Output folder: one sub-folder per image, plus projected.safetensors with all latents.",
-)
+@target_options(Path("out/encode"))
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Images per batch.")
 @click.option("--perceptual", default="auto", show_default=True, help=PERCEPTUAL_HELP)
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")

@@ -90,7 +90,7 @@ def generate(
         pictures = to_pil(images)
         for seed, picture in zip(seeds, pictures, strict=True):
             save_pil(picture, outdir / f"seed{seed:04d}.png")
-        click.echo(f"wrote {len(seeds)} images to {outdir}")
+        click.echo(f"wrote {len(seeds)} image{'' if len(seeds) == 1 else 's'} to {outdir}")
         if grid:
             save_pil(make_grid(pictures), outdir / "grid.png")
             click.echo(f"wrote {outdir / 'grid.png'}")

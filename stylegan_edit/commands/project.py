@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_device
+from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_device, target_options
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -47,15 +47,7 @@ LOSS_HELP = (
     show_default=True,
     help="Encoder for --init encoder: psp or e4e (shipped for --network), or an encoder checkpoint.",
 )
-@click.option("--align/--no-align", default=False, show_default=True, help="FFHQ-align faces first (dlib).")
-@click.option("--face-index", type=click.IntRange(min=0), default=0, show_default=True, help="Face to align.")
-@click.option(
-    "--outdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("out/project"),
-    show_default=True,
-    help="Output folder: one sub-folder per image, plus projected.safetensors with all latents.",
-)
+@target_options(Path("out/project"))
 @click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True, help="Images per batch.")
 @click.option("--seed", type=int, default=303, show_default=True, help="Seed (image k uses seed + k).")
 @click.option("--strip/--no-strip", default=False, show_default=True, help="Write strip.png: 8 steps of progress.")

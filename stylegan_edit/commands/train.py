@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -21,6 +21,7 @@ CONFIGS = ("synthfaces-64", "tiny")  # stylegan_edit.generators.training.options
 # Options that may change on --resume: they schedule the run (or say where things are) but do not alter it.
 RESUME_CHANGEABLE = {"resume_dir", "data_spec", "kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "workers"}
 RESUME_CHANGEABLE |= {"device", "progress"}
+T = TypeVar("T")
 
 
 @click.command()
@@ -113,19 +114,33 @@ def train(ctx: click.Context, **kwargs: Any) -> None:
         refuse_resume_changes(ctx, kwargs, RESUME_CHANGEABLE)
     elif kwargs["data_spec"] is None or kwargs["run_dir"] is None:
         raise click.UsageError("a new run needs --data and --run-dir (or continue one with --resume RUN_DIR)")
-    _train(**kwargs)
+    run_distributed(kwargs["device"], partial(_run, **kwargs))
 
 
-def _train(**kwargs: Any) -> None:
+def run_distributed(device: str, run: Callable[[Any], None]) -> None:
+    """Join the torchrun process group (or run alone), call `run(distributed)`, and always leave the group."""
     from stylegan_edit.generators.training import setup_distributed, shutdown_distributed
 
-    distributed = setup_distributed(pick_device(kwargs["device"]))
+    distributed = setup_distributed(pick_device(device))
     try:
-        _run(distributed, **kwargs)
+        run(distributed)
     except KeyboardInterrupt:
         raise click.ClickException("interrupted; continue from the last saved state with --resume RUN_DIR") from None
     finally:
         shutdown_distributed()
+
+
+def prepare_everywhere(distributed: Any, prepare: Callable[[], T]) -> T:
+    """`prepare()`'s result, once every process has prepared: a failure on any process stops them all."""
+    try:
+        prepared = prepare()
+    except (ValueError, OSError, click.ClickException):
+        # A replica that fails alone would leave the others waiting for it forever in their first collective.
+        distributed.all_succeeded(False)
+        raise
+    if not distributed.all_succeeded(True):
+        raise click.ClickException("another training process failed to start; see its message")
+    return prepared
 
 
 def refuse_resume_changes(ctx: click.Context, kwargs: dict[str, Any], changeable: set[str]) -> None:
@@ -188,14 +203,7 @@ def _run(distributed: Any, **kw: Any) -> None:
     from stylegan_edit.generators.training import run_training
     from stylegan_edit.generators.training.data import describe_dataset
 
-    failure: Exception | None = None
-    try:
-        run_dir, dataset, metadata, make_trainer = _prepare(distributed, kw)
-    except (ValueError, OSError, click.ClickException) as exc:
-        failure = exc
-    # A replica that fails alone would leave the others waiting for it forever in their first collective.
-    if not distributed.all_succeeded(failure is None):
-        raise failure or click.ClickException("another training process failed to start; see its message")
+    run_dir, dataset, metadata, make_trainer = prepare_everywhere(distributed, partial(_prepare, distributed, kw))
     trainer = make_trainer()
     echo_main(distributed, f"data: {describe_dataset(dataset, metadata['data'])}")
     total_nimg = round(trainer.options.total_kimg * 1000)

@@ -14,7 +14,7 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from stylegan_edit.commands.common import friendly_errors, pick_device
+from stylegan_edit.commands.common import friendly_errors
 from stylegan_edit.commands.train import DEFAULT_SYNTHFACES_NUM
 
 # Options that may change on --resume: they schedule the run (or say where things are) but do not alter it.
@@ -108,22 +108,14 @@ VALIDATION_REALS = 8
 @friendly_errors
 def train_encoder(ctx: click.Context, **kwargs: Any) -> None:
     """Train a pSp or e4e encoder against a generator, on real images and the generator's own renders."""
-    from stylegan_edit.commands.train import refuse_resume_changes
+    from stylegan_edit.commands.train import refuse_resume_changes, run_distributed
 
     if kwargs["resume_dir"] is not None:
         refuse_resume_changes(ctx, kwargs, RESUME_CHANGEABLE)
     elif kwargs["arch"] is None or kwargs["run_dir"] is None:
         raise click.UsageError("a new run needs --arch and --run-dir (or continue one with --resume RUN_DIR)")
     kwargs["given"] = {name for name in kwargs if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
-    from stylegan_edit.generators.training import setup_distributed, shutdown_distributed
-
-    distributed = setup_distributed(pick_device(kwargs["device"]))
-    try:
-        _run(distributed, **kwargs)
-    except KeyboardInterrupt:
-        raise click.ClickException("interrupted; continue from the last saved state with --resume RUN_DIR") from None
-    finally:
-        shutdown_distributed()
+    run_distributed(kwargs["device"], partial(_run, **kwargs))
 
 
 def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, dict[str, str], Callable[[], Any]]:
@@ -174,19 +166,12 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, dict[str, str]
 def _run(distributed: Any, **kw: Any) -> None:
     from tqdm import tqdm
 
-    from stylegan_edit.commands.train import echo_main
+    from stylegan_edit.commands.train import echo_main, prepare_everywhere
     from stylegan_edit.encoders import run_encoder_training
     from stylegan_edit.encoders.loop import validation_images
     from stylegan_edit.generators.training.data import describe_dataset
 
-    failure: Exception | None = None
-    try:
-        run_dir, metadata, make_trainer = _prepare(distributed, kw)
-    except (ValueError, OSError, click.ClickException) as exc:
-        failure = exc
-    # A replica that fails alone would leave the others waiting for it forever in their first collective.
-    if not distributed.all_succeeded(failure is None):
-        raise failure or click.ClickException("another training process failed to start; see its message")
+    run_dir, metadata, make_trainer = prepare_everywhere(distributed, partial(_prepare, distributed, kw))
     trainer = make_trainer()
     if trainer.dataset is not None:
         echo_main(distributed, f"data: {describe_dataset(trainer.dataset, metadata['data'])}")

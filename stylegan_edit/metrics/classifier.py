@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from stylegan_edit.atomic import atomic_path
 from stylegan_edit.bundled import ASSETS
-from stylegan_edit.checkpoints import CheckpointError, Network, load_strict
+from stylegan_edit.checkpoints import CheckpointError, Network, load_strict, read_safetensors
 from stylegan_edit.data.factors import ATTRIBUTES
 
 CLASSIFIER_FORMAT = "stylegan-edit/attribute-classifier"
@@ -165,17 +165,10 @@ def save_classifier(
 
 def read_classifier(path: str | Path) -> tuple[AttributeClassifier, dict[str, str]]:
     """A classifier file's model (float32, eval mode) and metadata; `CheckpointError` naming the file and problem."""
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such classifier file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = dict(handle.metadata() or {})
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 (not a dict)
-    except Exception as exc:  # safetensors raises SafetensorError, OSError or RuntimeError
-        raise CheckpointError(f"{path} is not a readable safetensors file ({exc})") from None
+    tensors, meta = read_safetensors(path, unreadable="is not a readable safetensors file")
     if meta.get("format") != CLASSIFIER_FORMAT:
         raise CheckpointError(f"{path} is not a stylegan-edit attribute classifier (format {meta.get('format')!r})")
     version = meta.get("format_version")
