@@ -99,6 +99,8 @@ class Discriminator(nn.Module):
     def __init__(self, config: DiscriminatorConfig) -> None:
         super().__init__()
         self.config = config
+        # oneDNN convolutions run faster on NHWC activations (benchmarks/bench_train.py).
+        self.channels_last = True
         for res in config.block_resolutions:
             setattr(self, f"b{res}", DiscriminatorBlock(config, res))
         self.b4 = DiscriminatorEpilogue(config)
@@ -109,6 +111,8 @@ class Discriminator(nn.Module):
             raise ValueError(f"images must have shape [N, {', '.join(map(str, expected))}], got {list(img.shape)}")
         x: Tensor | None = None
         cur: Tensor | None = img
+        if self.channels_last:
+            cur = img.contiguous(memory_format=torch.channels_last)
         for res in self.config.block_resolutions:
             x, cur = getattr(self, f"b{res}")(x, cur)
         assert x is not None
@@ -118,7 +122,7 @@ class Discriminator(nn.Module):
         """Activations after each block (a perceptual feature pyramid that needs no download)."""
         feats = []
         x: Tensor | None = None
-        cur: Tensor | None = img
+        cur: Tensor | None = img.contiguous(memory_format=torch.channels_last) if self.channels_last else img
         for res in self.config.block_resolutions:
             x, cur = getattr(self, f"b{res}")(x, cur)
             assert x is not None

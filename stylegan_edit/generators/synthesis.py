@@ -98,7 +98,8 @@ class SynthesisNetwork(nn.Module):
         self.config = config
         self.num_ws = config.num_ws
         self.block_resolutions = config.block_resolutions
-        # oneDNN convolutions run faster on NHWC activations at inference (benchmarks/bench_generator.py).
+        # oneDNN convolutions run faster on NHWC activations, at inference (benchmarks/bench_generator.py) and in
+        # training (benchmarks/bench_train.py).
         self.channels_last = True
         for res in self.block_resolutions:
             setattr(self, f"b{res}", SynthesisBlock(config, res))
@@ -137,8 +138,7 @@ class SynthesisNetwork(nn.Module):
             # NVIDIA fuses in eval mode; on CPU batches the non-fused path measured faster (bench_generator.py).
             fused_modconv = not self.training and (ws.device.type != "cpu" or ws.shape[0] == 1)
         fused = fused_modconv
-        use_nhwc = self.channels_last and not self.training
-        memory_format = torch.channels_last if use_nhwc else torch.contiguous_format
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         ws = ws.to(torch.float32)
         x: Tensor | None = None
         img: Tensor | None = None
