@@ -24,12 +24,13 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
         raise OSError(f"cannot write to {folder}: {exc.strerror}") from None
     os.close(fd)
     tmp = Path(tmp_name)
-    # mkstemp creates owner-only files; give the result the permissions a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
+        # mkstemp makes owner-only files (and some writers recreate the file): give the result the
+        # permissions a plain open() would, after the writer is done.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -103,3 +103,16 @@ def test_config_json_round_trip_and_unknown_fields() -> None:
         GeneratorConfig.from_dict({"bogus": 1})
     with pytest.raises(ValueError, match="power of two"):
         GeneratorConfig(img_resolution=48)
+
+
+def test_written_files_get_ordinary_permissions(tmp_path: Path, tiny_generator: Generator) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        save_network(tmp_path / "net.safetensors", tiny_generator)
+        Latents(torch.zeros(1, 16), LatentSpace.W).save(tmp_path / "w.safetensors")
+    finally:
+        os.umask(umask)
+    for name in ("net.safetensors", "w.safetensors"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644, name
