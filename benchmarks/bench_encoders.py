@@ -4,8 +4,8 @@ Rows: pSp and e4e (one forward pass), projection in w+ (the baseline, `--project
 `project` runs it) and encoder + projection refinement (`--refine-steps`, what `project --init encoder` does).
 Columns: milliseconds per image, speed-up over projection, PSNR, SSIM, the perceptual distance (`auto`: LPIPS or
 its download-free fallback) and attribute agreement (the share of binary SynthFaces attributes on which the
-bundled classifier says the same of the reconstruction as of the target; `-` when the classifier is missing).
-Targets are SynthFaces photo renders from the classifier's held-out seeds.
+bundled classifier gives the reconstruction the target's ground-truth label; `-` without the classifier).
+Targets are SynthFaces photo renders from the classifier's held-out seeds (`heldout.py`).
 
 Without `--network` the bundled synthfaces-64 model is used when it is installed, else a random network of its
 architecture; without `--psp` / `--e4e` the bundled encoders, else untrained ones (a smoke run of the code path).
@@ -23,12 +23,11 @@ from functools import partial
 from typing import TypeVar
 
 import torch
+from heldout import attribute_agreement, held_out_faces, open_network
 from torch import Tensor
 
 from stylegan_edit.checkpoints import Network
 from stylegan_edit.encoders import StyleEncoder, encoder_for, load_encoder
-from stylegan_edit.generators import Discriminator, Generator
-from stylegan_edit.generators.training.options import synthfaces_64
 from stylegan_edit.invert import Projector, auto_perceptual_loss
 from stylegan_edit.invert.initial import Init
 from stylegan_edit.invert.losses import PerceptualLoss
@@ -36,22 +35,6 @@ from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.metrics.reconstruction import reconstruction_metrics
 
 T = TypeVar("T")
-
-
-def open_network(spec: str | None, device: torch.device) -> tuple[Network, str]:
-    from stylegan_edit.bundled import DEFAULT_NETWORK, resolve_network
-    from stylegan_edit.checkpoints import load_network
-
-    try:
-        return load_network(resolve_network(spec), device=device), spec or DEFAULT_NETWORK
-    except ValueError:
-        if spec is not None:
-            raise
-    options = synthfaces_64()
-    torch.manual_seed(0)
-    generator = Generator(options.generator).to(device).eval().requires_grad_(False)
-    discriminator = Discriminator(options.discriminator).to(device).eval()
-    return Network(generator, discriminator.requires_grad_(False)), "random synthfaces-64 architecture"
 
 
 def open_encoder(spec: str | None, arch: str, network: Network, network_name: str) -> tuple[StyleEncoder, str]:
@@ -63,34 +46,6 @@ def open_encoder(spec: str | None, arch: str, network: Network, network_name: st
             raise
     encoder = encoder_for(network.generator, arch)  # type: ignore[arg-type]
     return encoder.eval().requires_grad_(False), f"untrained {arch}"
-
-
-def held_out_faces(num: int, resolution: int) -> Tensor:
-    from stylegan_edit.data import SynthFaces
-    from stylegan_edit.generators.training.data import collate_images
-    from stylegan_edit.metrics.classifier_train import HELD_OUT_SEED_OFFSET
-
-    faces = SynthFaces(num, size=resolution, style="photo", seed_offset=HELD_OUT_SEED_OFFSET)
-    return collate_images([faces[i] for i in range(num)])
-
-
-def attribute_scorer(device: torch.device) -> Callable[[Tensor], Tensor] | None:
-    """Binary attribute logits `[N, 7]` from the bundled classifier, or None when it is not installed."""
-    from stylegan_edit.data.factors import ATTRIBUTES
-
-    try:
-        from stylegan_edit.metrics.classifier import load_classifier
-
-        classifier = load_classifier(device=device)
-    except (ImportError, ValueError):
-        return None
-    columns = [classifier.index(name) for name in ATTRIBUTES]
-
-    def score(images: Tensor) -> Tensor:
-        with torch.no_grad():
-            return classifier(images.to(device))[:, columns].cpu()
-
-    return score
 
 
 def timed(function: Callable[[], T], device: torch.device) -> tuple[T, float]:
@@ -143,10 +98,10 @@ def main() -> None:
     device = torch.device(args.device)
     network, network_name = open_network(args.network, device)
     generator = network.generator
-    targets = held_out_faces(args.num_images, generator.img_resolution).to(device)
+    targets, labels = held_out_faces(args.num_images, generator.img_resolution)
+    targets = targets.to(device)
     perceptual = auto_perceptual_loss(network)
-    score = attribute_scorer(device)
-    target_scores = score(targets) if score is not None else None
+    agreement = attribute_agreement(device)
     rows: list[tuple[str, Tensor, float]] = []
     project = partial(project_all, network, targets, perceptual, batch=args.batch)
     baseline, seconds = timed(partial(project, args.projection_steps, None), device)
@@ -174,12 +129,10 @@ def main() -> None:
         metrics = reconstruction_metrics(images, targets, perceptual)
         psnrs[label] = float(metrics["psnr"].mean())
         perceptual_text = f"{float(metrics['perceptual'].mean()):.4f}" if "perceptual" in metrics else "-"
-        agreement = "-"
-        if score is not None and target_scores is not None:
-            agreement = f"{float(((score(images) > 0) == (target_scores > 0)).float().mean()):.3f}"
+        agreement_text = f"{agreement(images, labels):.3f}" if agreement is not None else "-"
         print(
             f"| {label} | {1000 * seconds / args.num_images:.2f} | {base_time / seconds:.1f}x | {psnrs[label]:.2f} | "
-            f"{float(metrics['ssim'].mean()):.4f} | {perceptual_text} | {agreement} |"
+            f"{float(metrics['ssim'].mean()):.4f} | {perceptual_text} | {agreement_text} |"
         )
     print(f"\nTargets: encoders >= 100x faster than {args.projection_steps}-step projection; encoder + refinement")
     print(f"within 0.5 dB of it (baseline {psnrs[rows[0][0]]:.2f} dB).")

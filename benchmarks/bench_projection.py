@@ -2,8 +2,9 @@
 
 Speed: seconds per optimisation step per image at 64 px (the synthfaces-64 architecture) and at 256 / 1024 px
 (config-f channels: channel_base 32768, channel_max 512), one image at a time (the baseline) and batched.
-Quality: PSNR / SSIM / perceptual distance of `w` (NVIDIA's recipe, the baseline), `w+` and `w+` with noise on
-images generated from known latents, plus a schedule sweep (fewest steps within 0.5 dB of the longest run).
+Quality: PSNR / SSIM / perceptual distance / attribute agreement of `w` (NVIDIA's recipe, the baseline), `w+` and
+`w+` with noise, on held-out SynthFaces renders (`heldout.py`) and on images generated from known latents, plus a
+schedule sweep on the first of those sets (fewest steps within 0.5 dB of the longest run).
 Networks are randomly initialised unless `--network` names a checkpoint (e.g. the bundled synthfaces-64).
 
     python benchmarks/bench_projection.py                                   # everything (slow on CPU at 1024 px)
@@ -17,10 +18,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
+from functools import partial
 
 import torch
+from heldout import attribute_agreement, held_out_faces, open_network, random_synthfaces_network
 from torch import Tensor
 
+from stylegan_edit.allocator import tune_allocator
 from stylegan_edit.checkpoints import Network
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from stylegan_edit.invert import Projector, auto_perceptual_loss
@@ -31,28 +36,16 @@ from stylegan_edit.metrics.reconstruction import reconstruction_metrics
 def random_network(resolution: int, device: torch.device) -> Network:
     """A randomly initialised G and D: the synthfaces-64 architecture at 64 px, config-f channels above."""
     if resolution <= 64:
-        g_config = GeneratorConfig(
-            img_resolution=resolution, z_dim=128, w_dim=128, mapping_layers=4, channel_base=4096, channel_max=128
-        )
-        d_config = DiscriminatorConfig(img_resolution=resolution, channel_base=4096, channel_max=128)
-    else:
-        g_config = GeneratorConfig(img_resolution=resolution, channel_base=32768, channel_max=512)
-        d_config = DiscriminatorConfig(img_resolution=resolution, channel_base=32768, channel_max=512)
+        return random_synthfaces_network(device)
     torch.manual_seed(0)
-    generator = Generator(g_config)
+    generator = Generator(GeneratorConfig(img_resolution=resolution, channel_base=32768, channel_max=512))
     with torch.no_grad():  # untrained networks have zero noise strengths; give the noise inputs some effect
         for layer in generator.synthesis.noise_layers():
             layer.noise_strength.fill_(0.1)
     generator = generator.to(device).eval().requires_grad_(False)
+    d_config = DiscriminatorConfig(img_resolution=resolution, channel_base=32768, channel_max=512)
     discriminator = Discriminator(d_config).to(device).eval().requires_grad_(False)
     return Network(generator, discriminator)
-
-
-def load(spec: str, device: torch.device) -> Network:
-    from stylegan_edit.bundled import resolve_network
-    from stylegan_edit.checkpoints import load_network
-
-    return load_network(resolve_network(spec), device=device)
 
 
 def known_targets(generator: Generator, num: int, psi: float) -> Tensor:
@@ -91,25 +84,36 @@ def seconds_per_step(
 
 
 def timing_table(args: argparse.Namespace, device: torch.device) -> None:
+    """Per size: one image at a time and batched, first with glibc's default allocator, then tuned as the CLI does."""
+    allocators = ["default", "tuned"] if args.allocator == "both" else [args.allocator]
+    results: dict[tuple[str, int], tuple[float, float, float, float]] = {}
+    for allocator in allocators:
+        if allocator == "tuned" and not tune_allocator():
+            print("allocator tuning is not available here (glibc only)")
+        for size in args.sizes:
+            network = open_network(args.network, device)[0] if args.network else random_network(size, device)
+            perceptual = network_loss(network, args.loss)
+            single = seconds_per_step(network.generator, perceptual, 1, args.timing_steps, device)
+            batched = seconds_per_step(network.generator, perceptual, args.batch, args.timing_steps, device)
+            resolution = network.generator.img_resolution
+            results[allocator, resolution] = (*single, batched[0] / args.batch, batched[1] / args.batch)
+            if args.network:
+                break
     print(f"\nTime per projection step per image (w+, {args.loss} loss, {device}, {torch.get_num_threads()} threads)")
+    print(f"Speed-up: against batch 1 with the {allocators[0]} allocator (the baseline) of the same size.")
     print(
-        f"| size | batch 1 wall (baseline) | batch {args.batch} wall | speed-up "
-        f"| batch 1 CPU | batch {args.batch} CPU |"
+        f"| size | allocator | batch 1 wall | batch {args.batch} wall | speed-up | batch 1 CPU "
+        f"| batch {args.batch} CPU |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for size in args.sizes:
-        network = load(args.network, device) if args.network else random_network(size, device)
-        perceptual = network_loss(network, args.loss)
-        single, single_cpu = seconds_per_step(network.generator, perceptual, 1, args.timing_steps, device)
-        batched, batched_cpu = seconds_per_step(network.generator, perceptual, args.batch, args.timing_steps, device)
-        batched, batched_cpu = batched / args.batch, batched_cpu / args.batch
-        resolution = network.generator.img_resolution
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+    for (allocator, resolution), (single, single_cpu, batched, batched_cpu) in sorted(
+        results.items(), key=lambda item: (item[0][1], allocators.index(item[0][0]))
+    ):
+        base = results[allocators[0], resolution][0]
         print(
-            f"| {resolution} | {single:.3f} s | {batched:.3f} s | {single / batched:.2f}x | {single_cpu:.3f} s "
-            f"| {batched_cpu:.3f} s |"
+            f"| {resolution} | {allocator} | {single:.3f} s | {batched:.3f} s | {base / min(single, batched):.2f}x "
+            f"| {single_cpu:.3f} s | {batched_cpu:.3f} s |"
         )
-        if args.network:
-            break
 
 
 def network_loss(network: Network, kind: str) -> PerceptualLoss | None:
@@ -119,7 +123,12 @@ def network_loss(network: Network, kind: str) -> PerceptualLoss | None:
 
 
 def project_and_score(
-    network: Network, targets: Tensor, perceptual: PerceptualLoss | None, metric: PerceptualLoss | None, **settings
+    network: Network,
+    targets: Tensor,
+    perceptual: PerceptualLoss | None,
+    metric: PerceptualLoss | None,
+    agreement: Agreement | None,
+    **settings,
 ) -> dict[str, float]:
     projector = Projector(
         perceptual=perceptual,
@@ -133,40 +142,64 @@ def project_and_score(
     metrics = reconstruction_metrics(result.images, targets, metric)
     scores = {name: float(values.mean()) for name, values in metrics.items()}
     scores["seconds"] = seconds
+    if agreement is not None:
+        scores["agreement"] = agreement(result.images)
     return scores
 
 
+Agreement = Callable[[Tensor], float]
+
+
 def quality_table(args: argparse.Namespace, device: torch.device) -> None:
-    network = load(args.network, device) if args.network else random_network(args.quality_size, device)
+    network = open_network(args.network, device)[0] if args.network else random_network(args.quality_size, device)
     generator = network.generator
     perceptual = network_loss(network, args.loss)
     metric = perceptual or auto_perceptual_loss(network)
-    targets = known_targets(generator, args.num_images, args.psi)
     name = args.network or f"random {generator.img_resolution} px"
     loss_name = perceptual.name if perceptual is not None else "mse"
     metric_name = metric.name if metric is not None else "-"
-    print(
-        f"\nProjection quality on {args.num_images} images generated from known latents (psi {args.psi}), {name}, "
-        f"{args.quality_steps} steps, loss {loss_name}, perceptual column: {metric_name}"
-    )
-    print("| space | PSNR (dB) | SSIM | perceptual | seconds |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for label, space, noise in (("w (baseline)", "w", False), ("w+", "w+", False), ("w+ noise", "w+", True)):
-        scores = project_and_score(
-            network, targets, perceptual, metric, space=space, optimize_noise=noise, num_steps=args.quality_steps
-        )
-        perceptual_text = f"{scores['perceptual']:.4f}" if "perceptual" in scores else "-"
+    target_sets: list[tuple[str, Tensor, Agreement | None]] = []
+    if args.targets in ("heldout", "both"):
+        faces, labels = held_out_faces(args.num_images, generator.img_resolution)
+        scorer = attribute_agreement(device)
+        agreement = None if scorer is None else partial(scorer, labels=labels)
+        target_sets.append((f"{args.num_images} held-out SynthFaces renders", faces.to(device), agreement))
+    if args.targets in ("generated", "both"):
+        known = known_targets(generator, args.num_images, args.psi)
+        target_sets.append((f"{args.num_images} images generated from known latents (psi {args.psi})", known, None))
+    for description, targets, agreement in target_sets:
         print(
-            f"| {label} | {scores['psnr']:.2f} | {scores['ssim']:.4f} | {perceptual_text} | {scores['seconds']:.1f} |"
+            f"\nProjection quality on {description}, {name}, {args.quality_steps} steps, loss {loss_name}, "
+            f"perceptual column: {metric_name} ({device}, {torch.get_num_threads()} threads)"
         )
+        print("| space | PSNR (dB) | SSIM | perceptual | attribute agreement | seconds |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for label, space, noise in (("w (baseline)", "w", False), ("w+", "w+", False), ("w+ noise", "w+", True)):
+            scores = project_and_score(
+                network,
+                targets,
+                perceptual,
+                metric,
+                agreement,
+                space=space,
+                optimize_noise=noise,
+                num_steps=args.quality_steps,
+            )
+            perceptual_text = f"{scores['perceptual']:.4f}" if "perceptual" in scores else "-"
+            agreement_text = f"{scores['agreement']:.3f}" if "agreement" in scores else "-"
+            print(
+                f"| {label} | {scores['psnr']:.2f} | {scores['ssim']:.4f} | {perceptual_text} | {agreement_text} "
+                f"| {scores['seconds']:.1f} |"
+            )
     if not args.sweep:
         return
-    print("\nSchedule sweep (w+): PSNR against the number of steps; the longest run is the baseline")
+    description, targets, _ = target_sets[0]
+    print(f"\nSchedule sweep (w+, {description}): PSNR against the number of steps; the longest run is the baseline")
     print("| steps | PSNR (dB) | seconds |")
     print("| ---: | ---: | ---: |")
     rows = []
     for steps in sorted(args.sweep):
-        scores = project_and_score(network, targets, perceptual, metric, space="w+", num_steps=steps)
+        scores = project_and_score(network, targets, perceptual, metric, None, space="w+", num_steps=steps)
         rows.append((steps, scores["psnr"], scores["seconds"]))
         print(f"| {steps} | {scores['psnr']:.2f} | {scores['seconds']:.1f} |")
     best = rows[-1][1]
@@ -180,8 +213,20 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,256,1024", help="Resolutions timed (random networks only).")
     parser.add_argument("--batch", type=int, default=4, help="Batch size compared with one image at a time.")
     parser.add_argument("--timing-steps", type=int, default=3, help="Timed steps per measurement.")
+    parser.add_argument(
+        "--allocator",
+        choices=["default", "tuned", "both"],
+        default="both",
+        help="glibc's default allocator, the CLI's tuned one (stylegan_edit.allocator), or both (default first).",
+    )
     parser.add_argument("--loss", choices=["auto", "mse"], default="auto", help="auto: LPIPS or its fallback.")
     parser.add_argument("--num-images", type=int, default=8, help="Images in the quality table.")
+    parser.add_argument(
+        "--targets",
+        choices=["heldout", "generated", "both"],
+        default="both",
+        help="Held-out SynthFaces renders, images generated from known latents, or both tables.",
+    )
     parser.add_argument("--quality-size", type=int, default=64, help="Resolution of the random quality network.")
     parser.add_argument("--quality-steps", type=int, default=1000, help="Steps per projection in the quality table.")
     parser.add_argument("--psi", type=float, default=0.7, help="Truncation of the known latents.")

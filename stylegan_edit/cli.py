@@ -7,6 +7,7 @@ import logging
 import click
 
 from stylegan_edit import __version__
+from stylegan_edit.allocator import tune_allocator
 from stylegan_edit.commands.align import align
 from stylegan_edit.commands.blend import blend, interpolate
 from stylegan_edit.commands.classifier import train_classifier
@@ -50,4 +51,5 @@ for _command in (
 
 
 def main() -> None:
+    tune_allocator()  # large CPU tensors are reused instead of re-faulted each step (see allocator.py)
     cli()
