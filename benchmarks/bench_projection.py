@@ -158,23 +158,28 @@ def quality_table(args: argparse.Namespace, device: torch.device) -> None:
     name = args.network or f"random {generator.img_resolution} px"
     loss_name = perceptual.name if perceptual is not None else "mse"
     metric_name = metric.name if metric is not None else "-"
-    target_sets: list[tuple[str, Tensor, Agreement | None]] = []
+    all_rows = {"w": ("w (baseline)", "w", False), "w+": ("w+", "w+", False), "w+noise": ("w+ noise", "w+", True)}
+    target_sets: list[tuple[str, Tensor, Agreement | None, list[str]]] = []
     if args.targets in ("heldout", "both"):
         faces, labels = held_out_faces(args.num_images, generator.img_resolution)
         scorer = attribute_agreement(device)
         agreement = None if scorer is None else partial(scorer, labels=labels)
-        target_sets.append((f"{args.num_images} held-out SynthFaces renders", faces.to(device), agreement))
+        description = f"{args.num_images} held-out SynthFaces renders"
+        target_sets.append((description, faces.to(device), agreement, list(all_rows)))
     if args.targets in ("generated", "both"):
         known = known_targets(generator, args.num_images, args.psi)
-        target_sets.append((f"{args.num_images} images generated from known latents (psi {args.psi})", known, None))
-    for description, targets, agreement in target_sets:
+        description = f"{args.num_images} images generated from known latents (psi {args.psi})"
+        target_sets.append((description, known, None, args.generated_spaces))
+    sweep_psnr: dict[int, tuple[float, float]] = {}  # steps -> (PSNR, seconds) of w+ on the first target set
+    for index, (description, targets, agreement, spaces) in enumerate(target_sets):
         print(
             f"\nProjection quality on {description}, {name}, {args.quality_steps} steps, loss {loss_name}, "
             f"perceptual column: {metric_name} ({device}, {torch.get_num_threads()} threads)"
         )
         print("| space | PSNR (dB) | SSIM | perceptual | attribute agreement | seconds |")
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        for label, space, noise in (("w (baseline)", "w", False), ("w+", "w+", False), ("w+ noise", "w+", True)):
+        for key in spaces:
+            label, space, noise = all_rows[key]
             scores = project_and_score(
                 network,
                 targets,
@@ -185,6 +190,8 @@ def quality_table(args: argparse.Namespace, device: torch.device) -> None:
                 optimize_noise=noise,
                 num_steps=args.quality_steps,
             )
+            if index == 0 and key == "w+":
+                sweep_psnr[args.quality_steps] = (scores["psnr"], scores["seconds"])
             perceptual_text = f"{scores['perceptual']:.4f}" if "perceptual" in scores else "-"
             agreement_text = f"{scores['agreement']:.3f}" if "agreement" in scores else "-"
             print(
@@ -193,15 +200,18 @@ def quality_table(args: argparse.Namespace, device: torch.device) -> None:
             )
     if not args.sweep:
         return
-    description, targets, _ = target_sets[0]
+    description, targets = target_sets[0][:2]
     print(f"\nSchedule sweep (w+, {description}): PSNR against the number of steps; the longest run is the baseline")
     print("| steps | PSNR (dB) | seconds |")
     print("| ---: | ---: | ---: |")
     rows = []
-    for steps in sorted(args.sweep):
-        scores = project_and_score(network, targets, perceptual, metric, None, space="w+", num_steps=steps)
-        rows.append((steps, scores["psnr"], scores["seconds"]))
-        print(f"| {steps} | {scores['psnr']:.2f} | {scores['seconds']:.1f} |")
+    for steps in sorted(set(args.sweep)):
+        if steps not in sweep_psnr:  # the quality table's w+ row is reused for its step count
+            scores = project_and_score(network, targets, perceptual, metric, None, space="w+", num_steps=steps)
+            sweep_psnr[steps] = (scores["psnr"], scores["seconds"])
+        psnr, seconds = sweep_psnr[steps]
+        rows.append((steps, psnr, seconds))
+        print(f"| {steps} | {psnr:.2f} | {seconds:.1f} |")
     best = rows[-1][1]
     within = next(steps for steps, value, _ in rows if value >= best - 0.5)
     print(f"fewest steps within 0.5 dB of {rows[-1][0]} steps: {within} ({within / rows[-1][0]:.0%} of the time)")
@@ -227,6 +237,9 @@ def main() -> None:
         default="both",
         help="Held-out SynthFaces renders, images generated from known latents, or both tables.",
     )
+    parser.add_argument(
+        "--generated-spaces", default="w,w+,w+noise", help="Rows of the known-latents table (w, w+, w+noise)."
+    )
     parser.add_argument("--quality-size", type=int, default=64, help="Resolution of the random quality network.")
     parser.add_argument("--quality-steps", type=int, default=1000, help="Steps per projection in the quality table.")
     parser.add_argument("--psi", type=float, default=0.7, help="Truncation of the known latents.")
@@ -238,6 +251,9 @@ def main() -> None:
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.sweep = [int(s) for s in args.sweep.split(",") if s]
+    args.generated_spaces = [s for s in args.generated_spaces.split(",") if s]
+    if unknown := set(args.generated_spaces) - {"w", "w+", "w+noise"}:
+        parser.error(f"unknown --generated-spaces {', '.join(sorted(unknown))} (use w, w+, w+noise)")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -18,7 +18,7 @@ def faults():
 for _ in range(8):  # 64 MiB blocks, above glibc's largest mmap threshold; the heap settles within a few
     torch.ones(16 * 2**20).sum()
 before = faults()
-for _ in range(4):
+for _ in range(8):
     torch.ones(16 * 2**20).sum()
 print(faults() - before)
 """
@@ -31,9 +31,9 @@ def page_faults(mode: str) -> int:
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="the tuning applies to glibc only")
 def test_tuned_allocator_reuses_large_blocks() -> None:
-    pages = 4 * 64 * 2**20 // 4096
-    assert page_faults("default") > pages // 2  # each 64 MiB block is mapped and faulted in again
-    assert page_faults("tuned") < pages // 20  # once the heap has settled, the freed block is reused
+    pages = 8 * 64 * 2**20 // 4096
+    assert page_faults("default") > pages * 0.9  # each 64 MiB block is mapped and faulted in again
+    assert page_faults("tuned") < pages * 0.3  # once the heap has settled, freed blocks are reused
 
 
 def test_cli_tunes_the_allocator(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -153,11 +153,22 @@ def test_bad_inputs_fail_with_one_line_and_leave_nothing(tmp_path: Path, tiny_ch
     assert not (tmp_path / ".stylegan-edit").exists()  # nothing was recorded for `apply`
 
 
-def test_default_network_error_until_the_bundled_model_exists(tmp_path: Path) -> None:
-    from stylegan_edit.bundled import ASSETS, BUNDLED_NETWORKS, DEFAULT_NETWORK
-
-    if (ASSETS / BUNDLED_NETWORKS[DEFAULT_NETWORK]).is_file():
-        pytest.skip("the bundled model is installed")
+def test_default_network_missing_from_the_installation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("stylegan_edit.bundled.ASSETS", tmp_path / "no-assets")  # an install without the model
     _photo().save(tmp_path / "a.png")
     result = _run("a.png")
     assert result.exit_code == 1 and "not in this installation yet" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_main_command_on_the_bundled_model(tmp_path: Path) -> None:
+    """`stylegan-edit project photo.png --space w+` as the README writes it (here with 5 steps), no --network."""
+    from stylegan_edit.data import render_seed
+
+    render_seed(10_000_000, size=128)[1].save(tmp_path / "photo.png")  # off-size: resized to 64
+    result = _run("photo.png", "--space", "w+", "--steps", "5")
+    assert result.exit_code == 0, result.output
+    latents, meta = load_latents(find_last_latents().latents_path)
+    assert latents.space is LatentSpace.W_PLUS and latents.tensor.shape == (1, 10, 128)
+    assert meta.get("network") == "synthfaces-64", meta
+    assert Image.open(tmp_path / "out" / "project" / "photo" / "proj.png").size == (64, 64)

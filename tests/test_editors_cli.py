@@ -17,7 +17,6 @@ from stylegan_edit.commands.blend import blend, interpolate
 from stylegan_edit.commands.directions import directions
 from stylegan_edit.commands.edit import apply
 from stylegan_edit.editors import Direction, LinearEdit, load_direction, sample_latents
-from stylegan_edit.editors.direction import bundled_directions
 from stylegan_edit.handoff import record_latents
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
 from tests.conftest import TINY, make_generator
@@ -60,8 +59,7 @@ def test_directions_fit_list_show(tmp_path: Path, tiny_checkpoint: Path, sefa_di
         and "sefa in w, layers 0-4" in listed.output
         and "pc2.safetensors: ganspace" in listed.output
     )
-    if not bundled_directions():
-        assert "no bundled directions in this installation yet" in listed.output
+    assert "age: interfacegan in w" in listed.output  # the bundled library comes first
     grid = tmp_path / "grid.png"
     shown = run(
         directions,
@@ -140,8 +138,11 @@ def test_apply_bad_input(
     latents_path = tmp_path / "w.safetensors"
     Latents(torch.randn(1, TINY.w_dim), LatentSpace.W).save(latents_path)
     base = ["--latents", latents_path, "--network", tiny_checkpoint, "--outdir", tmp_path / "o", "--strength", "1"]
-    if not bundled_directions():
-        one_line_error(run(apply, [*base, "--direction", "age"]), "unknown direction 'age' (known: none are bundled")
+    one_line_error(run(apply, [*base, "--direction", "age"]), "found for another generator: w_dim 128 vs 16")
+    monkeypatch.setattr("stylegan_edit.editors.direction.BUNDLED_DIRECTIONS_DIR", tmp_path / "none-installed")
+    one_line_error(run(apply, [*base, "--direction", "age"]), "unknown direction 'age' (known: none are bundled")
+    listed = run(directions, ["list", "--dir", tmp_path / "none-here"])
+    assert listed.exit_code == 0 and "no bundled directions in this installation yet" in listed.output
     other = tmp_path / "other.safetensors"
     Direction(torch.ones(8) / 8**0.5, LatentSpace.W, "other", "sefa").save(other)
     one_line_error(run(apply, [*base, "--direction", other]), "found for another generator: w_dim 8 vs 16")

@@ -59,16 +59,17 @@ def test_direction_for_another_generator_names_the_mismatch(tmp_path: Path, tiny
     assert "w_dim" not in str(info.value) and "\n" not in str(info.value)
 
 
-def test_bad_direction_files_and_names(tmp_path: Path) -> None:
+def test_bad_direction_files_and_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="no such direction file"):
         load_direction(tmp_path / "missing.safetensors")
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="not a readable direction file"):
         load_direction(junk)
-    if not bundled_directions():
-        with pytest.raises(ValueError, match=r"unknown direction 'age' \(known: none are bundled"):
-            resolve_direction("age", search_dirs=())
+    assert resolve_direction("age", search_dirs=()) == bundled_directions()["age"]
+    monkeypatch.setattr("stylegan_edit.editors.direction.BUNDLED_DIRECTIONS_DIR", tmp_path / "none-installed")
+    with pytest.raises(ValueError, match=r"unknown direction 'age' \(known: none are bundled"):
+        resolve_direction("age", search_dirs=())
     (tmp_path / "mine").mkdir()
     Direction(unit(16), LatentSpace.W, "mine", "sefa").save(tmp_path / "mine" / "sefa3.safetensors")
     assert resolve_direction("sefa3", search_dirs=[tmp_path / "mine"]) == tmp_path / "mine" / "sefa3.safetensors"

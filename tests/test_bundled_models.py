@@ -1,0 +1,54 @@
+"""What ships in `stylegan_edit/assets`: the default model, its named directions, and their size budget."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stylegan_edit.bundled import ASSETS, resolve_network
+from stylegan_edit.checkpoints import load_network
+from stylegan_edit.data.factors import ATTRIBUTES
+from stylegan_edit.editors import LinearEdit
+from stylegan_edit.editors.direction import bundled_directions, load_direction
+from stylegan_edit.editors.sampling import attribute_scorer
+from stylegan_edit.generators.training.options import synthfaces_64
+from stylegan_edit.latents import Latents, LatentSpace
+
+
+@pytest.fixture(scope="module")
+def network():  # type: ignore[no-untyped-def]
+    torch.set_num_threads(1)
+    return load_network(resolve_network("synthfaces-64"))
+
+
+def test_assets_fit_the_size_budget() -> None:
+    total = sum(path.stat().st_size for path in ASSETS.rglob("*") if path.is_file())
+    assert total < 40 * 2**20, f"shipped assets take {total / 2**20:.1f} MiB"
+
+
+def test_default_model_is_the_documented_config(network) -> None:  # type: ignore[no-untyped-def]
+    assert network.generator.config == synthfaces_64().generator
+    assert network.discriminator is not None and network.discriminator.config == synthfaces_64().discriminator
+    assert network.metadata["data"] == "synthfaces:photo" and float(network.metadata["kimg"]) > 0
+    images = network.generator(torch.randn(2, 128), noise_mode="const")
+    assert images.shape == (2, 3, 64, 64) and bool(torch.isfinite(images).all())
+
+
+def test_every_attribute_has_a_bundled_direction_that_moves_it(network) -> None:  # type: ignore[no-untyped-def]
+    """Strength +2 along each bundled direction raises the classifier's logit of its attribute, on average by more
+    than one, and labels at least as many faces positive as before."""
+    generator = network.generator
+    assert sorted(bundled_directions()) == sorted(ATTRIBUTES)
+    score = attribute_scorer(ATTRIBUTES)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        w = Latents(generator.mapping(torch.randn(24, generator.z_dim), truncation_psi=0.7)[:, 0], LatentSpace.W)
+        for column, name in enumerate(ATTRIBUTES):
+            direction = load_direction(bundled_directions()[name], generator=generator)
+            assert direction.method == "interfacegan" and abs(float(direction.vector.norm()) - 1) < 1e-5
+            before = score(generator.synthesis(w.to_w_plus(generator.num_ws).tensor, noise_mode="const"))
+            edited = LinearEdit(direction, 2.0)(w, num_ws=generator.num_ws).to_w_plus(generator.num_ws)
+            after = score(generator.synthesis(edited.tensor, noise_mode="const"))
+            change = after[:, column] - before[:, column]
+            assert float(change.mean()) > 1.0, (name, change)
+            assert int((after[:, column] > 0).sum()) >= int((before[:, column] > 0).sum()), name
