@@ -165,7 +165,7 @@ def quality_table(args: argparse.Namespace, device: torch.device) -> None:
         scorer = attribute_agreement(device)
         agreement = None if scorer is None else partial(scorer, labels=labels)
         description = f"{args.num_images} held-out SynthFaces renders"
-        target_sets.append((description, faces.to(device), agreement, list(all_rows)))
+        target_sets.append((description, faces.to(device), agreement, args.heldout_spaces))
     if args.targets in ("generated", "both"):
         known = known_targets(generator, args.num_images, args.psi)
         description = f"{args.num_images} images generated from known latents (psi {args.psi})"
@@ -201,20 +201,43 @@ def quality_table(args: argparse.Namespace, device: torch.device) -> None:
     if not args.sweep:
         return
     description, targets = target_sets[0][:2]
-    print(f"\nSchedule sweep (w+, {description}): PSNR against the number of steps; the longest run is the baseline")
-    print("| steps | PSNR (dB) | seconds |")
-    print("| ---: | ---: | ---: |")
+    print(f"\nSchedule sweep (w+, {description}): PSNR against the number of steps; the baseline is NVIDIA's schedule")
+    print("(lr 0.1, latent noise 0.05) at the most steps")
+    print("| schedule | steps | PSNR (dB) | seconds |")
+    print("| --- | ---: | ---: | ---: |")
     rows = []
-    for steps in sorted(set(args.sweep)):
-        if steps not in sweep_psnr:  # the quality table's w+ row is reused for its step count
-            scores = project_and_score(network, targets, perceptual, metric, None, space="w+", num_steps=steps)
-            sweep_psnr[steps] = (scores["psnr"], scores["seconds"])
-        psnr, seconds = sweep_psnr[steps]
-        rows.append((steps, psnr, seconds))
-        print(f"| {steps} | {psnr:.2f} | {seconds:.1f} |")
-    best = rows[-1][1]
-    within = next(steps for steps, value, _ in rows if value >= best - 0.5)
-    print(f"fewest steps within 0.5 dB of {rows[-1][0]} steps: {within} ({within / rows[-1][0]:.0%} of the time)")
+    longest = max(args.sweep)
+    for variant in [{}, *args.variants]:
+        label = ", ".join(f"{key} {value:g}" for key, value in variant.items()) or "NVIDIA's"
+        for steps in sorted(set(args.sweep)):
+            if variant and steps == longest:  # variants are there to get close to the baseline in fewer steps
+                continue
+            if variant or steps not in sweep_psnr:  # the quality table's w+ row is reused for its step count
+                scores = project_and_score(
+                    network, targets, perceptual, metric, None, space="w+", num_steps=steps, **variant
+                )
+                psnr, seconds = scores["psnr"], scores["seconds"]
+            else:
+                psnr, seconds = sweep_psnr[steps]
+            rows.append((label, steps, psnr))
+            print(f"| {label} | {steps} | {psnr:.2f} | {seconds:.1f} |")
+    best = next(psnr for label, steps, psnr in rows if label == "NVIDIA's" and steps == longest)
+    label, within, _ = min(((lb, st, ps) for lb, st, ps in rows if ps >= best - 0.5), key=lambda row: row[1])
+    print(
+        f"fewest steps within 0.5 dB of {longest} NVIDIA steps: {within} with {label} ({within / longest:.0%} of them)"
+    )
+
+
+def parse_variant(text: str) -> dict[str, float]:
+    """`lr=0.3,latent_noise=0` -> Projector keyword arguments."""
+    allowed = {"lr", "lr_rampup", "lr_rampdown", "latent_noise", "latent_noise_ramp"}
+    variant = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        if key not in allowed:
+            raise argparse.ArgumentTypeError(f"unknown schedule setting {key!r} (use {', '.join(sorted(allowed))})")
+        variant[key] = float(value)
+    return variant
 
 
 def main() -> None:
@@ -237,6 +260,7 @@ def main() -> None:
         default="both",
         help="Held-out SynthFaces renders, images generated from known latents, or both tables.",
     )
+    parser.add_argument("--heldout-spaces", default="w,w+,w+noise", help="Rows of the held-out table (w, w+, w+noise).")
     parser.add_argument(
         "--generated-spaces", default="w,w+,w+noise", help="Rows of the known-latents table (w, w+, w+noise)."
     )
@@ -244,6 +268,14 @@ def main() -> None:
     parser.add_argument("--quality-steps", type=int, default=1000, help="Steps per projection in the quality table.")
     parser.add_argument("--psi", type=float, default=0.7, help="Truncation of the known latents.")
     parser.add_argument("--sweep", default="125,250,500,1000", help="Step counts compared (empty: skip).")
+    parser.add_argument(
+        "--variant",
+        dest="variants",
+        type=parse_variant,
+        action="append",
+        default=[],
+        help="Extra schedule swept too, e.g. lr=0.3,latent_noise=0 (repeatable).",
+    )
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -251,9 +283,11 @@ def main() -> None:
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.sweep = [int(s) for s in args.sweep.split(",") if s]
-    args.generated_spaces = [s for s in args.generated_spaces.split(",") if s]
-    if unknown := set(args.generated_spaces) - {"w", "w+", "w+noise"}:
-        parser.error(f"unknown --generated-spaces {', '.join(sorted(unknown))} (use w, w+, w+noise)")
+    for option in ("heldout_spaces", "generated_spaces"):
+        spaces = [s for s in getattr(args, option).split(",") if s]
+        if unknown := set(spaces) - {"w", "w+", "w+noise"}:
+            parser.error(f"unknown --{option.replace('_', '-')} {', '.join(sorted(unknown))} (use w, w+, w+noise)")
+        setattr(args, option, spaces)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
