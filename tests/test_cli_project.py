@@ -172,3 +172,6 @@ def test_main_command_on_the_bundled_model(tmp_path: Path) -> None:
     assert latents.space is LatentSpace.W_PLUS and latents.tensor.shape == (1, 10, 128)
     assert meta.get("network") == "synthfaces-64", meta
     assert Image.open(tmp_path / "out" / "project" / "photo" / "proj.png").size == (64, 64)
+    fast = _run("photo.png", "--space", "w+", "--steps", "5", "--lr", "0.3", "--latent-noise", "0", "--outdir", "fast")
+    assert fast.exit_code == 0, fast.output
+    assert _run("photo.png", "--latent-noise", "-1").exit_code == 2  # click's usage error

@@ -26,6 +26,14 @@ LOSS_HELP = (
 @click.option("--steps", "num_steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Steps.")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, help="Peak lr.")
 @click.option(
+    "--latent-noise",
+    type=click.FloatRange(min=0),
+    default=0.05,
+    show_default=True,
+    help="Initial latent noise (times the W std), ramped to 0; `--lr 0.3 --latent-noise 0 --steps 375` is a faster "
+    "schedule (README).",
+)
+@click.option(
     "--noise/--no-noise",
     default=False,
     show_default=True,
@@ -63,6 +71,7 @@ def project(
     space: str,
     num_steps: int,
     lr: float,
+    latent_noise: float,
     noise: bool,
     loss: str,
     init_spec: str,
@@ -108,6 +117,7 @@ def project(
         space=space,
         num_steps=num_steps,
         lr=lr,
+        latent_noise=latent_noise,
         optimize_noise=noise,
         perceptual=losses.perceptual,
         perceptual_weight=losses.perceptual_weight,
