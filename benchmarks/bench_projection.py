@@ -22,12 +22,12 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-from heldout import attribute_agreement, held_out_faces, open_network, random_synthfaces_network
+from heldout import attribute_agreement, held_out_faces, open_network, random_network_of, random_synthfaces_network
 from torch import Tensor
 
 from stylegan_edit.allocator import tune_allocator
 from stylegan_edit.checkpoints import Network
-from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from stylegan_edit.generators import DiscriminatorConfig, Generator, GeneratorConfig
 from stylegan_edit.invert import Projector, auto_perceptual_loss
 from stylegan_edit.invert.losses import PerceptualLoss
 from stylegan_edit.metrics.reconstruction import reconstruction_metrics
@@ -37,15 +37,9 @@ def random_network(resolution: int, device: torch.device) -> Network:
     """A randomly initialised G and D: the synthfaces-64 architecture at 64 px, config-f channels above."""
     if resolution <= 64:
         return random_synthfaces_network(device)
-    torch.manual_seed(0)
-    generator = Generator(GeneratorConfig(img_resolution=resolution, channel_base=32768, channel_max=512))
-    with torch.no_grad():  # untrained networks have zero noise strengths; give the noise inputs some effect
-        for layer in generator.synthesis.noise_layers():
-            layer.noise_strength.fill_(0.1)
-    generator = generator.to(device).eval().requires_grad_(False)
+    g_config = GeneratorConfig(img_resolution=resolution, channel_base=32768, channel_max=512)
     d_config = DiscriminatorConfig(img_resolution=resolution, channel_base=32768, channel_max=512)
-    discriminator = Discriminator(d_config).to(device).eval().requires_grad_(False)
-    return Network(generator, discriminator)
+    return random_network_of(g_config, d_config, device)
 
 
 def known_targets(generator: Generator, num: int, psi: float) -> Tensor:

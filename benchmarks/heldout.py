@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.checkpoints import Network
-from stylegan_edit.generators import Discriminator, Generator
+from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from stylegan_edit.generators.training.options import synthfaces_64
 
 
@@ -34,13 +34,18 @@ def open_network(spec: str | None, device: torch.device) -> tuple[Network, str]:
 def random_synthfaces_network(device: torch.device) -> Network:
     """A randomly initialised G and D of the synthfaces-64 architecture, noise strengths set to 0.1."""
     options = synthfaces_64()
+    return random_network_of(options.generator, options.discriminator, device)
+
+
+def random_network_of(g_config: GeneratorConfig, d_config: DiscriminatorConfig, device: torch.device) -> Network:
+    """Randomly initialised (seed 0) G and D in eval mode, noise strengths set to 0.1 (untrained ones are 0)."""
     torch.manual_seed(0)
-    generator = Generator(options.generator)
-    with torch.no_grad():  # untrained networks have zero noise strengths; give the noise inputs some effect
+    generator = Generator(g_config)
+    with torch.no_grad():
         for layer in generator.synthesis.noise_layers():
             layer.noise_strength.fill_(0.1)
     generator = generator.to(device).eval().requires_grad_(False)
-    discriminator = Discriminator(options.discriminator).to(device).eval().requires_grad_(False)
+    discriminator = Discriminator(d_config).to(device).eval().requires_grad_(False)
     return Network(generator, discriminator)
 
 
