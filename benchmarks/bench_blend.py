@@ -17,7 +17,7 @@ import argparse
 import torch
 from torch import Tensor
 
-from stylegan_edit.allocator import tune_allocator
+from stylegan_edit.allocator import tune_allocator_if_asked
 from stylegan_edit.bundled import resolve_network
 from stylegan_edit.checkpoints import load_generator
 from stylegan_edit.data.factors import ATTRIBUTES
@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
     args = parser.parse_args()
-    tune_allocator()  # as the CLI runs
+    tune_allocator_if_asked()  # STYLEGAN_EDIT_TUNE_MALLOC=1, as for the CLI
     if args.threads:
         torch.set_num_threads(args.threads)
     model_a = load_generator(resolve_network(args.a)).eval()

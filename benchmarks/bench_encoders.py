@@ -26,7 +26,7 @@ import torch
 from heldout import attribute_agreement, held_out_faces, open_network
 from torch import Tensor
 
-from stylegan_edit.allocator import tune_allocator
+from stylegan_edit.allocator import tune_allocator_if_asked
 from stylegan_edit.checkpoints import Network
 from stylegan_edit.encoders import StyleEncoder, encoder_for, load_encoder
 from stylegan_edit.invert import Projector, auto_perceptual_loss
@@ -94,7 +94,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
     args = parser.parse_args()
-    tune_allocator()  # as the CLI runs
+    tune_allocator_if_asked()  # STYLEGAN_EDIT_TUNE_MALLOC=1, as for the CLI
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -6,9 +6,11 @@ step pays for page faults and zeroing of hundreds of MiB: on the 2-core CI machi
 spent about as long in the kernel as in computation. With mmap disabled and trimming deferred, freed blocks are
 reused. This is what PyTorch's CPU performance guide gets by swapping in jemalloc or tcmalloc, done in-process.
 
-The CLI tunes the allocator once at start; library users may call `tune_allocator()` themselves. It changes the
-whole process (memory freed by PyTorch stays reserved for reuse, so the resident size stays at its peak), which is
-why the library never does it on import. It cannot be undone exactly (setting these options also ends glibc's
+It is opt-in (`STYLEGAN_EDIT_TUNE_MALLOC=1` for the CLI, or `tune_allocator()`): it changes the whole process, and
+memory freed by PyTorch stays reserved, so fragmentation can grow the heap without bound. Measured on the 24 GB CI
+machine kind: a batched 256 px projection step went from 6.05 to 3.45 s per image, but a 1024 px config-f
+projection (batch 1, then 4) grew to 24 GB resident and spent three times longer in the kernel than computing.
+Use it for 64-256 px work only. It cannot be undone exactly (setting these options also ends glibc's
 dynamic threshold), so benchmarks measure the untuned baseline first.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import platform
 
 _M_TRIM_THRESHOLD = -1
@@ -33,6 +36,14 @@ def _mallopt(option: int, value: int) -> bool:
         return bool(libc.mallopt(ctypes.c_int(option), ctypes.c_int(value)))
     except (OSError, AttributeError):
         return False
+
+
+ENV_VAR = "STYLEGAN_EDIT_TUNE_MALLOC"
+
+
+def tune_allocator_if_asked() -> bool:
+    """`tune_allocator()` when the environment variable STYLEGAN_EDIT_TUNE_MALLOC is 1; True when it was applied."""
+    return os.environ.get(ENV_VAR) == "1" and tune_allocator()
 
 
 def tune_allocator() -> bool:

@@ -7,7 +7,7 @@ import logging
 import click
 
 from stylegan_edit import __version__
-from stylegan_edit.allocator import tune_allocator
+from stylegan_edit.allocator import tune_allocator_if_asked
 from stylegan_edit.commands.align import align
 from stylegan_edit.commands.blend import blend, interpolate
 from stylegan_edit.commands.classifier import train_classifier
@@ -51,5 +51,5 @@ for _command in (
 
 
 def main() -> None:
-    tune_allocator()  # large CPU tensors are reused instead of re-faulted each step (see allocator.py)
+    tune_allocator_if_asked()  # STYLEGAN_EDIT_TUNE_MALLOC=1: reuse large CPU blocks (see allocator.py)
     cli()

@@ -36,12 +36,19 @@ def test_tuned_allocator_reuses_large_blocks() -> None:
     assert page_faults("tuned") < pages * 0.3  # once the heap has settled, freed blocks are reused
 
 
-def test_cli_tunes_the_allocator(monkeypatch: pytest.MonkeyPatch) -> None:
-    from stylegan_edit import cli
+@pytest.mark.parametrize(("value", "expected"), [(None, []), ("0", []), ("1", [1])])
+def test_cli_tunes_the_allocator_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: list[int]
+) -> None:
+    from stylegan_edit import allocator, cli
 
-    calls = []
-    monkeypatch.setattr(cli, "tune_allocator", lambda: calls.append(1) or True)
+    calls: list[int] = []
+    monkeypatch.setattr(allocator, "tune_allocator", lambda: calls.append(1) or True)
+    if value is None:
+        monkeypatch.delenv(allocator.ENV_VAR, raising=False)
+    else:
+        monkeypatch.setenv(allocator.ENV_VAR, value)
     monkeypatch.setattr(sys, "argv", ["stylegan-edit", "--version"])
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
-    assert exit_info.value.code == 0 and calls == [1]
+    assert exit_info.value.code == 0 and calls == expected
