@@ -10,6 +10,8 @@ Targets are SynthFaces photo renders from the classifier's held-out seeds (`held
 Without `--network` the bundled synthfaces-64 model is used when it is installed, else a random network of its
 architecture; without `--psp` / `--e4e` the bundled encoders, else untrained ones (a smoke run of the code path).
 
+A second table measures editability (`editability.py`): the bundled directions applied to each method's codes.
+
     python benchmarks/bench_encoders.py --num-images 100 --projection-steps 1000 --refine-steps 100
     python benchmarks/bench_encoders.py --num-images 4 --projection-steps 20 --refine-steps 5 --threads 1  # smoke
 """
@@ -23,12 +25,17 @@ from functools import partial
 from typing import TypeVar
 
 import torch
+from editability import load_bundled_directions, measure_editability, print_editability
 from heldout import attribute_agreement, held_out_faces, open_network
 from torch import Tensor
 
 from stylegan_edit.allocator import tune_allocator_if_asked
 from stylegan_edit.checkpoints import Network
+from stylegan_edit.editors import LinearEdit
+from stylegan_edit.editors.direction import bundled_directions, load_direction
 from stylegan_edit.encoders import StyleEncoder, encoder_for, load_encoder
+from stylegan_edit.generators import Generator
+from stylegan_edit.images import make_grid, save_pil
 from stylegan_edit.invert import Projector, auto_perceptual_loss
 from stylegan_edit.invert.initial import Init
 from stylegan_edit.invert.losses import PerceptualLoss
@@ -65,21 +72,56 @@ def encode_all(encoder: StyleEncoder, targets: Tensor, batch: int) -> Latents:
 
 
 def project_all(
-    network: Network, targets: Tensor, perceptual: PerceptualLoss | None, steps: int, init: Init, *, batch: int
-) -> Tensor:
-    """Reconstructions after a w+ projection of `steps` steps from `init` (None: the mean W)."""
+    network: Network,
+    targets: Tensor,
+    perceptual: PerceptualLoss | None,
+    steps: int,
+    init: Init,
+    *,
+    batch: int,
+    lr: float = 0.1,
+    latent_noise: float = 0.05,
+) -> tuple[Tensor, Latents]:
+    """Reconstructions and codes after a w+ projection of `steps` steps from `init` (None: the mean W)."""
     projector = Projector(
         space="w+",
         num_steps=steps,
+        lr=lr,
+        latent_noise=latent_noise,
         perceptual=perceptual,
         perceptual_weight=1.0 if perceptual is not None else 0.0,
         mse_weight=0.0 if perceptual is not None else 1.0,
     )
-    images = []
+    images, codes = [], []
     for start in range(0, len(targets), batch):
         result = projector.project(network.generator, targets[start : start + batch], init, seed_offset=start)
         images.append(result.images)
-    return torch.cat(images)
+        codes.append(result.latents.tensor)
+    return torch.cat(images), Latents(torch.cat(codes), LatentSpace.W_PLUS)
+
+
+def write_figure(
+    args: argparse.Namespace,
+    generator: Generator,
+    targets: Tensor,
+    rows: list[tuple[str, Tensor, float]],
+    codes: dict[str, Latents],
+) -> None:
+    """Rows: the targets, every method's reconstructions, then each encoder's codes edited along
+    `--figure-direction` at +`--edit-strength`. Columns: the first `--figure-count` targets."""
+    count = args.figure_count
+    tiles = [targets[:count].cpu()] + [images[:count].cpu() for _, images, _ in rows]
+    direction = load_direction(bundled_directions()[args.figure_direction], generator=generator)
+    edit = LinearEdit(direction, args.edit_strength)
+    edited_rows = [label for label in codes if not label.startswith("projection") and "steps" not in label]
+    with torch.no_grad():
+        for label in edited_rows:
+            edited = edit(codes[label][:count], num_ws=generator.num_ws).to_w_plus(generator.num_ws)
+            tiles.append(generator.synthesis(edited.tensor.to(generator.device), noise_mode="const").cpu())
+    save_pil(make_grid(torch.cat(tiles), ncols=count), args.figure)
+    names = ["targets", *(label for label, _, _ in rows)]
+    names += [f"{label} {args.figure_direction} +{args.edit_strength:g}" for label in edited_rows]
+    print(f"\nwrote {args.figure}; rows: " + ", ".join(names))
 
 
 def main() -> None:
@@ -88,9 +130,26 @@ def main() -> None:
     parser.add_argument("--psp", default=None, help="pSp encoder checkpoint (default: the bundled one).")
     parser.add_argument("--e4e", default=None, help="e4e encoder checkpoint (default: the bundled one).")
     parser.add_argument("--num-images", type=int, default=100, help="Held-out SynthFaces renders.")
-    parser.add_argument("--projection-steps", type=int, default=1000, help="Steps of the projection baseline.")
-    parser.add_argument("--refine-steps", type=int, default=100, help="Projection steps after an encoder.")
+    parser.add_argument(
+        "--projection-steps", type=int, default=1000, help="Steps of the projection baseline (0: no baseline)."
+    )
+    parser.add_argument(
+        "--refine-steps", type=int, default=100, help="Projection steps after an encoder (0: no refinement)."
+    )
     parser.add_argument("--batch", type=int, default=16, help="Images per encoder / projection batch.")
+    parser.add_argument("--refine-lr", type=float, default=0.1, help="Peak lr of the refinement (project's --lr).")
+    parser.add_argument(
+        "--refine-latent-noise",
+        type=float,
+        default=0.0,
+        help="Initial latent noise of the refinement (0, as `project --init encoder` does by default).",
+    )
+    parser.add_argument(
+        "--edit-strength", type=float, default=2.0, help="Editability: strength of the bundled directions (0: skip)."
+    )
+    parser.add_argument("--figure", default=None, help="Write a PNG: targets, each row's reconstructions, edits.")
+    parser.add_argument("--figure-direction", default="age", help="Bundled direction the figure's edit rows apply.")
+    parser.add_argument("--figure-count", type=int, default=8, help="Targets (columns) in the figure.")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
     args = parser.parse_args()
@@ -105,9 +164,13 @@ def main() -> None:
     perceptual = auto_perceptual_loss(network)
     agreement = attribute_agreement(device)
     rows: list[tuple[str, Tensor, float]] = []
+    codes: dict[str, Latents] = {}
     project = partial(project_all, network, targets, perceptual, batch=args.batch)
-    baseline, seconds = timed(partial(project, args.projection_steps, None), device)
-    rows.append((f"projection w+ {args.projection_steps} steps (baseline)", baseline, seconds))
+    if args.projection_steps > 0:
+        (baseline, baseline_codes), seconds = timed(partial(project, args.projection_steps, None), device)
+        rows.append((f"projection w+ {args.projection_steps} steps (baseline)", baseline, seconds))
+        codes[f"projection w+ {args.projection_steps} steps"] = baseline_codes
+    refine = partial(project, args.refine_steps, lr=args.refine_lr, latent_noise=args.refine_latent_noise)
     for arch, spec in (("psp", args.psp), ("e4e", args.e4e)):
         encoder, label = open_encoder(spec, arch, network, network_name)
         encoder.check_generator(generator, label)
@@ -116,8 +179,11 @@ def main() -> None:
         with torch.no_grad():
             images = torch.cat([generator.synthesis(part) for part in latents.tensor.split(args.batch)])
         rows.append((label, images, seconds))
-        refined, refine_seconds = timed(partial(project, args.refine_steps, encoder.encode), device)
-        rows.append((f"{label} + {args.refine_steps} steps", refined, refine_seconds))
+        codes[label] = latents
+        if args.refine_steps > 0:
+            (refined, refined_codes), refine_seconds = timed(partial(refine, encoder.encode), device)
+            rows.append((f"{label} + {args.refine_steps} steps", refined, refine_seconds))
+            codes[f"{label} + {args.refine_steps} steps"] = refined_codes
     metric_name = perceptual.name if perceptual is not None else "-"
     print(
         f"\nInversion of {args.num_images} held-out SynthFaces renders, {network_name} ({device}, "
@@ -125,19 +191,36 @@ def main() -> None:
     )
     print("| method | ms / image | speed-up | PSNR (dB) | SSIM | perceptual | attribute agreement |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    base_time = rows[0][2]
+    has_baseline = args.projection_steps > 0
+    base_time = rows[0][2] if has_baseline else None
     psnrs = {}
     for label, images, seconds in rows:
         metrics = reconstruction_metrics(images, targets, perceptual)
         psnrs[label] = float(metrics["psnr"].mean())
         perceptual_text = f"{float(metrics['perceptual'].mean()):.4f}" if "perceptual" in metrics else "-"
         agreement_text = f"{agreement(images, labels):.3f}" if agreement is not None else "-"
+        speed_up = f"{base_time / seconds:.1f}x" if base_time is not None else "-"
         print(
-            f"| {label} | {1000 * seconds / args.num_images:.2f} | {base_time / seconds:.1f}x | {psnrs[label]:.2f} | "
+            f"| {label} | {1000 * seconds / args.num_images:.2f} | {speed_up} | {psnrs[label]:.2f} | "
             f"{float(metrics['ssim'].mean()):.4f} | {perceptual_text} | {agreement_text} |"
         )
-    print(f"\nTargets: encoders >= 100x faster than {args.projection_steps}-step projection; encoder + refinement")
-    print(f"within 0.5 dB of it (baseline {psnrs[rows[0][0]]:.2f} dB).")
+    if has_baseline:
+        print(f"\nTargets: encoders >= 100x faster than {args.projection_steps}-step projection; encoder + refinement")
+        print(f"within 0.5 dB of it (baseline {psnrs[rows[0][0]]:.2f} dB).")
+    if args.figure:
+        write_figure(args, generator, targets, rows, codes)
+    if args.edit_strength > 0 and agreement is not None:
+        from stylegan_edit.commands.metrics_common import attribute_scorer
+        from stylegan_edit.metrics.classifier import load_classifier
+
+        classifier = load_classifier(device=device)
+        directions = load_bundled_directions(generator)
+        names = tuple(d.name for d in directions)
+        scorer = attribute_scorer(classifier, names)
+        edit_rows = measure_editability(
+            generator, scorer, names, directions, codes, strength=args.edit_strength, reference=args.num_images
+        )
+        print_editability(edit_rows, args.edit_strength)
 
 
 if __name__ == "__main__":

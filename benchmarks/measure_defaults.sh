@@ -26,4 +26,7 @@ step edit-fidelity stylegan-edit metrics edit-fidelity --network synthfaces-64 -
 step blend python benchmarks/bench_blend.py
 step projection python benchmarks/bench_projection.py --network synthfaces-64 --skip-timing --num-images 100 \
     --quality-steps 1000 --sweep 125,250,500,1000 --generated-spaces w
-step encoders python benchmarks/bench_encoders.py --num-images 100 --projection-steps 1000 --refine-steps 100
+step encoders python benchmarks/bench_encoders.py --num-images 100 --projection-steps 1000 --refine-steps 100 \
+    --figure docs/encoders_psp_e4e.png
+step encoders-refine-150 python benchmarks/bench_encoders.py --num-images 100 --projection-steps 0 --refine-steps 150 \
+    --refine-lr 0.3 --edit-strength 0

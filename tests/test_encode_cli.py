@@ -97,6 +97,30 @@ def test_project_init_encoder_starts_from_the_encoders_codes(
     )
 
 
+def test_latent_noise_defaults_to_zero_from_a_good_start(
+    tmp_path: Path, tiny_checkpoint: Path, tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NVIDIA's 0.05 latent noise from the mean W; none from an encoder (it cost 0.9 dB after 100 steps, README),
+    unless asked for."""
+    from stylegan_edit.invert import projector as projector_module
+
+    seen: list[float] = []
+    original = projector_module.Projector.__init__
+
+    def spy(self: object, *args: object, **kwargs: object) -> None:
+        seen.append(float(kwargs["latent_noise"]))  # type: ignore[arg-type]
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(projector_module.Projector, "__init__", spy)
+    photo = _photos(tmp_path / "in", 1)[0]
+    base = [photo, "--network", tiny_checkpoint, "--steps", "1", "--no-progress"]
+    from_encoder = ["--init", "encoder", "--encoder", tiny_encoder]
+    for extra in ([], from_encoder, [*from_encoder, "--latent-noise", "0.02"]):
+        result = _run(project, *base, *extra, "--outdir", tmp_path / f"out{len(seen)}")
+        assert result.exit_code == 0, result.output
+    assert seen == [0.05, 0.0, 0.02]
+
+
 def test_train_encoder_trains_resumes_and_its_encoder_encodes(tmp_path: Path, tiny_checkpoint: Path) -> None:
     _photos(tmp_path / "data", 5)
     (tmp_path / "data" / "broken.png").write_bytes(b"not a png")

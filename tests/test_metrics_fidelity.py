@@ -4,6 +4,7 @@ rows, and `metrics edit-fidelity` / `metrics separability` on the tiny checkpoin
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,14 @@ from torch import Tensor, nn
 from stylegan_edit.checkpoints import load_generator
 from stylegan_edit.commands.metrics import metrics
 from stylegan_edit.editors import Direction, GeneratorSignature
-from stylegan_edit.latents import LatentSpace
+from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.metrics.classifier import save_classifier
-from stylegan_edit.metrics.fidelity import conditional_variants, fidelity_from_scores, measure_edit_fidelity
+from stylegan_edit.metrics.fidelity import (
+    conditional_variants,
+    edit_scores,
+    fidelity_from_scores,
+    measure_edit_fidelity,
+)
 from tests.test_classifier import small_classifier
 
 GAINS = torch.tensor([2.0, -1.0, 0.5])
@@ -57,6 +63,19 @@ def test_planted_per_unit_change_and_leakage(space: LatentSpace) -> None:
     assert 0 < result.target_probability < 0.25 * float(GAINS[0] * unit[0])  # sigmoid slope is at most 1/4
     assert result.leakage["b"] == pytest.approx(0.0, abs=1e-7)  # the edit does not touch channel 1
     assert result.leakage["c"] > 0 and set(result.leakage) == {"b", "c"} and not result.flipped
+
+
+def test_w_plus_codes_are_edited_in_place() -> None:
+    """Encoder or projection codes (W+) are edited directly; a Z direction cannot edit them."""
+    generator = LinearGenerator()
+    ws = torch.randn(10, 2, 6, generator=torch.Generator().manual_seed(1))
+    codes = Latents(ws, LatentSpace.W_PLUS)
+    edit = direction([3.0, 0.0, 4.0, 0.0, 0.0, 1.0], "a", "interfacegan")
+    logits = edit_scores(generator, linear_scorer, codes, edit, [0.0, 1.0])  # type: ignore[arg-type]
+    assert torch.allclose(logits[0], linear_scorer(ws[:, 0, :3, None, None]))  # strength 0 keeps the codes
+    assert torch.allclose(logits[1, :, 0] - logits[0, :, 0], GAINS[0] * edit.vector[0].expand(10))
+    with pytest.raises(ValueError, match="lives in Z"):
+        edit_scores(generator, linear_scorer, codes, replace(edit, space=LatentSpace.Z), [0.0, 1.0])  # type: ignore[arg-type]
 
 
 def test_components_are_matched_and_oriented() -> None:

@@ -12,6 +12,7 @@ from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_d
 if TYPE_CHECKING:
     from tqdm import tqdm
 
+DEFAULT_LATENT_NOISE = 0.05  # NVIDIA's projector, from the mean W
 LOSS_HELP = (
     "auto (LPIPS-VGG when torchvision's weights are cached, else the bundled classifier's features for SynthFaces "
     "models, else the discriminator's; nothing is downloaded), lpips, lpips-alex, lpips-squeeze, classifier, disc, "
@@ -28,10 +29,10 @@ LOSS_HELP = (
 @click.option(
     "--latent-noise",
     type=click.FloatRange(min=0),
-    default=0.05,
-    show_default=True,
+    default=None,
     help="Initial latent noise (times the W std), ramped to 0; `--lr 0.3 --latent-noise 0 --steps 375` is a faster "
-    "schedule (README).",
+    "schedule (README).  [default: 0.05 from the mean W (NVIDIA's); 0 from an encoder or a latents file, whose good "
+    "start noise would only shake]",
 )
 @click.option(
     "--noise/--no-noise",
@@ -71,7 +72,7 @@ def project(
     space: str,
     num_steps: int,
     lr: float,
-    latent_noise: float,
+    latent_noise: float | None,
     noise: bool,
     loss: str,
     init_spec: str,
@@ -113,6 +114,8 @@ def project(
     pictures = prepare_targets(images, generator.img_resolution, align=align, face_index=face_index)
     init = resolve_init(init_spec, generator, space, len(pictures), encoder=encoder_spec, network=network_spec)
     losses = select_losses(loss, network)
+    if latent_noise is None:
+        latent_noise = DEFAULT_LATENT_NOISE if init_spec == "mean" else 0.0
     projector = Projector(
         space=space,
         num_steps=num_steps,

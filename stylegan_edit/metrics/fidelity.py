@@ -45,27 +45,35 @@ class EditFidelity:
 def edit_scores(
     generator: Generator,
     scorer: Scorer,
-    z: Tensor,
+    codes: Tensor | Latents,
     direction: Direction,
     strengths: Sequence[float],
     *,
     batch_size: int = 32,
     noise_mode: str = "const",
 ) -> Tensor:
-    """Logits `[len(strengths), N, K]` of the images of `z [N, z_dim]` edited along `direction` at each strength
-    (a Z direction edits z before the mapping; a W or W+ direction edits the mapped codes, on its own layers)."""
+    """Logits `[len(strengths), N, K]` of the images of `codes` edited along `direction` at each strength.
+
+    codes: z `[N, z_dim]` (a plain tensor or Z `Latents`), or W / W+ `Latents` such as an encoder's or a projection's
+    codes. A Z direction edits z before the mapping (so it needs z codes); a W or W+ direction edits the W / W+ codes,
+    on its own layers.
+    """
     direction.check_generator(generator)
+    latents = codes if isinstance(codes, Latents) else Latents(codes, LatentSpace.Z)
+    if direction.space is LatentSpace.Z and latents.space is not LatentSpace.Z:
+        raise ValueError(f"direction {direction.name!r} lives in Z; these codes are {latents.space.value}")
     out = []
     for strength in strengths:
         edit = LinearEdit(direction, float(strength))
         scores = []
-        for start in range(0, len(z), batch_size):
-            z_batch = z[start : start + batch_size].to(generator.device)
+        for start in range(0, len(latents), batch_size):
+            part = Latents(latents.tensor[start : start + batch_size].to(generator.device), latents.space)
             if direction.space is LatentSpace.Z:
-                ws = generator.mapping(edit(Latents(z_batch, LatentSpace.Z)).tensor)
+                ws = generator.mapping(edit(part).tensor)
             else:
-                w = Latents(generator.mapping(z_batch)[:, 0], LatentSpace.W)
-                ws = edit(w, num_ws=generator.num_ws).to_w_plus(generator.num_ws).tensor
+                if part.space is LatentSpace.Z:
+                    part = Latents(generator.mapping(part.tensor)[:, 0], LatentSpace.W)
+                ws = edit(part, num_ws=generator.num_ws).to_w_plus(generator.num_ws).tensor
             images = generator.synthesis(ws, noise_mode=noise_mode)
             scores.append(torch.as_tensor(scorer(images)).detach().to("cpu", torch.float32))
         out.append(torch.cat(scores))
@@ -131,18 +139,19 @@ def measure_edit_fidelity(
     scorer: Scorer,
     names: Sequence[str],
     direction: Direction,
-    z: Tensor,
+    codes: Tensor | Latents,
     strengths: Sequence[float],
     *,
     target: str | None = None,
     candidates: Sequence[str] | None = None,
     batch_size: int = 32,
 ) -> EditFidelity:
-    """Edit the images of `z` along `direction`, score them (logits `[N, len(names)]`), and summarise.
+    """Edit the images of `codes` (z, or W / W+ latents: `edit_scores`) along `direction`, score them (logits
+    `[N, len(names)]`), and summarise.
 
     target: None for an unsupervised component (matched among `candidates`); else the attribute's name.
     """
-    logits = edit_scores(generator, scorer, z, direction, strengths, batch_size=batch_size)
+    logits = edit_scores(generator, scorer, codes, direction, strengths, batch_size=batch_size)
     return fidelity_from_scores(
         logits,
         strengths,
