@@ -105,7 +105,7 @@ def write_figure(
     generator: Generator,
     targets: Tensor,
     rows: list[tuple[str, Tensor, float]],
-    codes: dict[str, Latents],
+    encoder_codes: dict[str, Latents],
 ) -> None:
     """Rows: the targets, every method's reconstructions, then each encoder's codes edited along
     `--figure-direction` at +`--edit-strength`. Columns: the first `--figure-count` targets."""
@@ -113,14 +113,13 @@ def write_figure(
     tiles = [targets[:count].cpu()] + [images[:count].cpu() for _, images, _ in rows]
     direction = load_direction(bundled_directions()[args.figure_direction], generator=generator)
     edit = LinearEdit(direction, args.edit_strength)
-    edited_rows = [label for label in codes if not label.startswith("projection") and "steps" not in label]
     with torch.no_grad():
-        for label in edited_rows:
-            edited = edit(codes[label][:count], num_ws=generator.num_ws).to_w_plus(generator.num_ws)
+        for latents in encoder_codes.values():
+            edited = edit(latents[:count], num_ws=generator.num_ws).to_w_plus(generator.num_ws)
             tiles.append(generator.synthesis(edited.tensor.to(generator.device), noise_mode="const").cpu())
     save_pil(make_grid(torch.cat(tiles), ncols=count), args.figure)
     names = ["targets", *(label for label, _, _ in rows)]
-    names += [f"{label} {args.figure_direction} +{args.edit_strength:g}" for label in edited_rows]
+    names += [f"{label} {args.figure_direction} +{args.edit_strength:g}" for label in encoder_codes]
     print(f"\nwrote {args.figure}; rows: " + ", ".join(names))
 
 
@@ -165,6 +164,7 @@ def main() -> None:
     agreement = attribute_agreement(device)
     rows: list[tuple[str, Tensor, float]] = []
     codes: dict[str, Latents] = {}
+    encoder_labels: list[str] = []
     project = partial(project_all, network, targets, perceptual, batch=args.batch)
     if args.projection_steps > 0:
         (baseline, baseline_codes), seconds = timed(partial(project, args.projection_steps, None), device)
@@ -180,6 +180,7 @@ def main() -> None:
             images = torch.cat([generator.synthesis(part) for part in latents.tensor.split(args.batch)])
         rows.append((label, images, seconds))
         codes[label] = latents
+        encoder_labels.append(label)
         if args.refine_steps > 0:
             (refined, refined_codes), refine_seconds = timed(partial(refine, encoder.encode), device)
             rows.append((f"{label} + {args.refine_steps} steps", refined, refine_seconds))
@@ -208,7 +209,8 @@ def main() -> None:
         print(f"\nTargets: encoders >= 100x faster than {args.projection_steps}-step projection; encoder + refinement")
         print(f"within 0.5 dB of it (baseline {psnrs[rows[0][0]]:.2f} dB).")
     if args.figure:
-        write_figure(args, generator, targets, rows, codes)
+        encoder_codes = {label: codes[label] for label in encoder_labels}
+        write_figure(args, generator, targets, rows, encoder_codes)
     if args.edit_strength > 0 and agreement is not None:
         from stylegan_edit.commands.metrics_common import attribute_scorer
         from stylegan_edit.metrics.classifier import load_classifier
