@@ -32,7 +32,8 @@ from torch import Tensor
 from stylegan_edit.allocator import tune_allocator_if_asked
 from stylegan_edit.checkpoints import Network
 from stylegan_edit.editors import LinearEdit
-from stylegan_edit.editors.direction import bundled_directions, load_direction
+from stylegan_edit.editors.direction import Direction
+from stylegan_edit.editors.sampling import attribute_scorer
 from stylegan_edit.encoders import StyleEncoder, encoder_for, load_encoder
 from stylegan_edit.generators import Generator
 from stylegan_edit.images import make_grid, save_pil
@@ -106,12 +107,12 @@ def write_figure(
     targets: Tensor,
     rows: list[tuple[str, Tensor, float]],
     encoder_codes: dict[str, Latents],
+    direction: Direction,
 ) -> None:
     """Rows: the targets, every method's reconstructions, then each encoder's codes edited along
     `--figure-direction` at +`--edit-strength`. Columns: the first `--figure-count` targets."""
     count = args.figure_count
     tiles = [targets[:count].cpu()] + [images[:count].cpu() for _, images, _ in rows]
-    direction = load_direction(bundled_directions()[args.figure_direction], generator=generator)
     edit = LinearEdit(direction, args.edit_strength)
     with torch.no_grad():
         for latents in encoder_codes.values():
@@ -208,19 +209,22 @@ def main() -> None:
     if has_baseline:
         print(f"\nTargets: encoders >= 100x faster than {args.projection_steps}-step projection; encoder + refinement")
         print(f"within 0.5 dB of it (baseline {psnrs[rows[0][0]]:.2f} dB).")
+    edits = args.edit_strength > 0 and agreement is not None
+    directions = {d.name: d for d in load_bundled_directions(generator)} if args.figure or edits else {}
     if args.figure:
         encoder_codes = {label: codes[label] for label in encoder_labels}
-        write_figure(args, generator, targets, rows, encoder_codes)
-    if args.edit_strength > 0 and agreement is not None:
-        from stylegan_edit.commands.metrics_common import attribute_scorer
-        from stylegan_edit.metrics.classifier import load_classifier
-
-        classifier = load_classifier(device=device)
-        directions = load_bundled_directions(generator)
-        names = tuple(d.name for d in directions)
-        scorer = attribute_scorer(classifier, names)
+        write_figure(args, generator, targets, rows, encoder_codes, directions[args.figure_direction])
+    if edits:
+        names = tuple(directions)
+        scorer = attribute_scorer(names, device=device)
         edit_rows = measure_editability(
-            generator, scorer, names, directions, codes, strength=args.edit_strength, reference=args.num_images
+            generator,
+            scorer,
+            names,
+            list(directions.values()),
+            codes,
+            strength=args.edit_strength,
+            reference=args.num_images,
         )
         print_editability(edit_rows, args.edit_strength)
 

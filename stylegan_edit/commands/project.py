@@ -12,7 +12,6 @@ from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_d
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-DEFAULT_LATENT_NOISE = 0.05  # NVIDIA's projector, from the mean W
 LOSS_HELP = (
     "auto (LPIPS-VGG when torchvision's weights are cached, else the bundled classifier's features for SynthFaces "
     "models, else the discriminator's; nothing is downloaded), lpips, lpips-alex, lpips-squeeze, classifier, disc, "
@@ -104,7 +103,7 @@ def project(
     )
     from stylegan_edit.handoff import record_latents
     from stylegan_edit.images import from_pil
-    from stylegan_edit.invert.projector import ProjectionStep, Projector, render
+    from stylegan_edit.invert.projector import NVIDIA_LATENT_NOISE, ProjectionStep, Projector, render
     from stylegan_edit.latents import Latents
     from stylegan_edit.metrics.reconstruction import reconstruction_metrics
 
@@ -115,7 +114,7 @@ def project(
     init = resolve_init(init_spec, generator, space, len(pictures), encoder=encoder_spec, network=network_spec)
     losses = select_losses(loss, network)
     if latent_noise is None:
-        latent_noise = DEFAULT_LATENT_NOISE if init_spec == "mean" else 0.0
+        latent_noise = NVIDIA_LATENT_NOISE if init_spec == "mean" else 0.0
     projector = Projector(
         space=space,
         num_steps=num_steps,

@@ -50,6 +50,9 @@ class ProjectionResult:
     loss: str
 
 
+NVIDIA_LATENT_NOISE = 0.05  # initial latent noise of NVIDIA's projector, in units of the W std
+
+
 class Projector:
     """Find latents (and optionally noise maps) whose rendering matches target images.
 
@@ -66,7 +69,7 @@ class Projector:
         lr: float = 0.1,
         lr_rampup: float = 0.05,
         lr_rampdown: float = 0.25,
-        latent_noise: float = 0.05,
+        latent_noise: float = NVIDIA_LATENT_NOISE,
         latent_noise_ramp: float = 0.75,
         optimize_noise: bool = False,
         noise_weight: float = 1e5,
