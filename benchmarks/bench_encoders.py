@@ -40,6 +40,7 @@ from stylegan_edit.images import make_grid, save_pil
 from stylegan_edit.invert import Projector, auto_perceptual_loss
 from stylegan_edit.invert.initial import Init
 from stylegan_edit.invert.losses import PerceptualLoss
+from stylegan_edit.invert.projector import NVIDIA_LATENT_NOISE
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.metrics.reconstruction import reconstruction_metrics
 
@@ -81,7 +82,7 @@ def project_all(
     *,
     batch: int,
     lr: float = 0.1,
-    latent_noise: float = 0.05,
+    latent_noise: float = NVIDIA_LATENT_NOISE,
 ) -> tuple[Tensor, Latents]:
     """Reconstructions and codes after a w+ projection of `steps` steps from `init` (None: the mean W)."""
     projector = Projector(
