@@ -158,6 +158,7 @@ def test_train_encoder_trains_resumes_and_its_encoder_encodes(tmp_path: Path, ti
         ("train-broken-images", "none of the 2 image files could be read"),
         ("train-no-arch", "a new run needs --arch and --run-dir"),
         ("train-no-classifier", "classifier is not in this installation; use --backbone-init random"),
+        ("train-psp-delta", "delta_weight and adv_weight apply to e4e only"),
     ],
 )
 def test_bad_inputs_fail_with_one_line(
@@ -197,14 +198,32 @@ def test_bad_inputs_fail_with_one_line(
         elif case == "train-no-classifier":
             _photos(data, 2)
             monkeypatch.setattr("stylegan_edit.metrics.classifier.BUNDLED_CLASSIFIER", tmp_path / "none.safetensors")
-        arch = [] if case == "train-no-arch" else ["--arch", "e4e"]
-        extra = ["--backbone-init", "classifier"] if case == "train-no-classifier" else []
+        if case == "train-psp-delta":
+            _photos(data, 2)
+        arch = [] if case == "train-no-arch" else ["--arch", "psp" if case == "train-psp-delta" else "e4e"]
+        extra = {"train-no-classifier": ["--backbone-init", "classifier"], "train-psp-delta": ["--delta-weight", "1"]}
+        extra = extra.get(case, [])
         run = tmp_path / "run"
         result = _run(train_encoder, *network, *arch, *extra, "--data", data, "--run-dir", run, "--device", "cpu")
+        assert not run.exists()  # refused before the run folder is made
     assert result.exit_code != 0
     lines = result.output.strip().splitlines()
     assert message in lines[-1], result.output
     assert "Traceback" not in result.output and len([line for line in lines if line.startswith("Error")]) == 1
+
+
+def test_train_encoder_takes_the_papers_loss_weights(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    _photos(tmp_path / "data", 4)
+    args = ["--network", tiny_checkpoint, "--no-progress", "--device", "cpu", "--data", "data", "--batch", "4"]
+    weights = ["--delta-weight", "0.02", "--adv-weight", "0", "--w-norm-weight", "0.001"]
+    result = _run(train_encoder, *args, "--arch", "e4e", *weights, "--run-dir", "run", "--steps", "1")
+    assert result.exit_code == 0, result.output
+    options = json.loads((tmp_path / "run" / "encoder_training_options.json").read_text())
+    assert (options["delta_weight"], options["adv_weight"], options["w_norm_weight"]) == (0.02, 0.0, 0.001)
+    default = _run(train_encoder, *args, "--arch", "e4e", "--run-dir", "paper", "--steps", "1")
+    assert default.exit_code == 0, default.output
+    options = json.loads((tmp_path / "paper" / "encoder_training_options.json").read_text())
+    assert (options["delta_weight"], options["adv_weight"], options["w_norm_weight"]) == (2e-4, 0.1, 0.0)
 
 
 def test_encoder_of_a_retrained_generator_is_used_with_a_warning(

@@ -287,8 +287,18 @@ def test_cli_trains_on_a_folder_and_resumes_past_a_corrupt_state(tmp_path: Path)
     for key in ("G", "G_ema", "D"):
         assert all(torch.equal(v, resumed[key][k]) for k, v in expected[key].items()), key
 
-    code, output = run_cli(["--resume", str(run), "--batch", "8"])
-    assert code != 0 and "--batch cannot change when resuming" in output
+    code, output = run_cli(["--resume", str(run), "--gamma", "1"])
+    assert code != 0 and "--gamma cannot change when resuming" in output
+
+    # A bigger batch (a run moved to a GPU): the run goes on from where it was, with the new step size.
+    code, output = run_cli(
+        ["--resume", str(run), "--batch", "8", "--kimg", "0.032", "--no-progress", "--device", "cpu"]
+    )
+    assert code == 0, output
+    assert "at 0.016 kimg" in output and "finished 0.032 kimg" in output
+    bigger = load_state(run).state
+    assert bigger["cur_nimg"] == 32 and bigger["step"] == resumed["step"] + 2
+    assert TrainingOptions.from_json(bigger["options"]).batch == 8
 
 
 def test_cli_fine_tunes_a_checkpoint_without_discriminator(tmp_path: Path, tiny_generator: Generator) -> None:
@@ -349,6 +359,8 @@ def test_cli_bad_inputs_fail_with_one_line(tmp_path: Path, case: str, message: s
     lines = output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], output
     assert "Traceback" not in output
+    if case != "run-exists":
+        assert not run.exists()  # nothing is created for a run that cannot start
 
 
 def test_image_folder_converts_modes_and_sizes(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_d
 DEFAULT_SYNTHFACES_NUM = 50_000  # training.data.DEFAULT_SYNTHFACES_NUM
 CONFIGS = ("synthfaces-64", "tiny")  # stylegan_edit.generators.training.options.PRESETS, without importing torch
 # Options that may change on --resume: they schedule the run (or say where things are) but do not alter it.
-RESUME_CHANGEABLE = {"resume_dir", "data_spec", "kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "workers"}
+RESUME_CHANGEABLE = {"resume_dir", "data_spec", "kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "workers", "batch"}
 RESUME_CHANGEABLE |= {"device", "progress"}
 T = TypeVar("T")
 
@@ -93,7 +93,8 @@ T = TypeVar("T")
     "resume_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Continue the run in this folder from its saved state (only --kimg, intervals, --data, --device may change).",
+    help="Continue the run in this folder from its saved state (only --kimg, intervals, --data, --batch, --device "
+    "may change).",
 )
 @click.option(
     "--synthfaces-num",
@@ -167,6 +168,8 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
 
     given = {"total_kimg": kw["kimg"], **{k: kw[k] for k in ("grid_kimg", "snapshot_kimg", "state_kimg")}}
     scheduling = {name: value for name, value in given.items() if value is not None}
+    if kw["resume_dir"] is not None and kw["batch"] is not None:
+        scheduling["batch"] = kw["batch"]  # a resumed run may take bigger steps (on a GPU, say)
     common = {"distributed": distributed, "num_workers": kw["workers"]}
     if kw["resume_dir"] is not None:
         run_dir: Path = kw["resume_dir"]
@@ -185,7 +188,6 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
         )
         return run_dir, dataset, metadata, partial(Trainer.from_state, loaded.state, dataset, **common, **scheduling)
     run_dir = kw["run_dir"]
-    check_new_run_dir(run_dir, distributed.is_main)
     options = preset(kw["config_name"]).replace(seed=kw["seed"], xflip=kw["mirror"], **scheduling)
     options = options.replace(**{name: kw[name] for name in ("batch", "gamma", "lr") if kw[name] is not None})
     metadata = {"data": kw["data_spec"], "synthfaces_num": str(kw["synthfaces_num"])}
@@ -194,6 +196,7 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
         options, network = _fine_tuning(options, kw["resume_from"], distributed)
         metadata["resume_from"] = str(kw["resume_from"])
     dataset = open_dataset(kw["data_spec"], options.resolution, synthfaces_num=kw["synthfaces_num"])
+    check_new_run_dir(run_dir, distributed.is_main)  # only once the options and data are known to be good
     return run_dir, dataset, metadata, partial(Trainer, options, dataset, network=network, **common)
 
 

@@ -93,6 +93,24 @@ VALIDATION_REALS = 8
 @click.option(
     "--state-every", type=click.IntRange(min=0), default=500, show_default=True, help="Resumable state interval."
 )
+@click.option(
+    "--w-norm-weight",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="pSp: weight of the codes' distance from the mean W.  [default: 0.005 for pSp, 0 for e4e]",
+)
+@click.option(
+    "--delta-weight",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="e4e: weight of the per-layer offset norms (keeps codes near W).  [default: 2e-4]",
+)
+@click.option(
+    "--adv-weight",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="e4e: weight of the latent adversarial loss.  [default: 0.1]",
+)
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of weights, data, codes.")
 @click.option(
     "--synthfaces-num",
@@ -150,10 +168,10 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, dict[str, str]
             partial(EncoderTrainer.from_state, loaded.state, network, dataset, **common, **changes),
         )
     run_dir = kw["run_dir"]
-    check_new_run_dir(run_dir, distributed.is_main)
     network = load_network(resolve_network(kw["network_spec"]), device=distributed.device)
     options, classifier = _options(network, kw, scheduling)
     dataset = _dataset(kw["data_spec"], network, kw["synthfaces_num"]) if options.synthetic_fraction < 1 else None
+    check_new_run_dir(run_dir, distributed.is_main)  # only once the options and data are known to be good
     metadata = {
         "network": kw["network_spec"] or DEFAULT_NETWORK,
         "data": kw["data_spec"],
@@ -223,6 +241,7 @@ def _options(network: Any, kw: dict[str, Any], scheduling: dict[str, int]) -> tu
         progressive_start=kw["progressive_start"],
         progressive_every=kw["progressive_every"],
         seed=kw["seed"],
+        **{name: kw[name] for name in ("w_norm_weight", "delta_weight", "adv_weight") if kw[name] is not None},
         **scheduling,
     )
     return options, classifier
