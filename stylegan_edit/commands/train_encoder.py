@@ -22,6 +22,9 @@ RESUME_CHANGEABLE = {"resume_dir", "data_spec", "network_spec", "steps", "val_ev
 RESUME_CHANGEABLE |= {"state_every", "workers", "device", "progress"}
 VALIDATION_REALS = 8
 
+# In the progress bar: the totals, then e4e's delta term and latent GAN (adv: the encoder's, disc: the discriminator's).
+SHOWN_LOSSES = ("total", "mse", "perceptual", "delta", "adv", "disc")
+
 
 @click.command("train-encoder")
 @click.option("--arch", type=click.Choice(["psp", "e4e"]), default=None, help="Encoder kind (needed for a new run).")
@@ -207,7 +210,7 @@ def _run(distributed: Any, **kw: Any) -> None:
         for progress in run_encoder_training(trainer, run_dir, validation, metadata=metadata):
             losses = progress.stats.losses
             bar.update(1)
-            shown = " ".join(f"{name} {losses[name]:.4f}" for name in ("total", "mse", "perceptual") if name in losses)
+            shown = " ".join(f"{name} {losses[name]:.4f}" for name in SHOWN_LOSSES if name in losses)
             bar.set_postfix_str(f"{shown} offsets {progress.stats.num_offsets}")
             if progress.written:
                 psnr = f" (validation PSNR {progress.val_psnr:.2f} dB)" if progress.val_psnr is not None else ""
