@@ -1,14 +1,17 @@
 #!/bin/bash
 # One device call of GAN training: `bash training/device/gan.sh SECONDS [stop]`, carry: [] (or ["gpu-in"]).
-# First call on a machine: smoke-tests CUDA, copies training/synthfaces-64 (or gpu-in/state.pt, when a newer state
-# was fetched back from a previous machine) to $W/run and starts training in the background; later calls on the
-# same warm machine (the next call within 30 s) find it running. Returns state.pt, the newest snapshot, its sample
-# grid and fid.log in $OUT. With `stop`, training ends at the deadline.
+# First call on a machine: smoke-tests CUDA, times the trainer (bench_train.py, batch 16 and 64), copies
+# training/synthfaces-64 (or gpu-in/state.pt, a newer state fetched back from a previous machine) to $W/run and
+# starts training in the background; later calls on the same warm machine (the next call within 30 s) find it
+# running. Returns state.pt, the newest snapshot, its sample grid and fid.log in $OUT. With `stop`, training ends
+# at the deadline.
 source training/device/env.sh
 deadline=${1:-540}
 if ! pgrep -f "train --resume $W/run" > /dev/null; then
   nvidia-smi -L; python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
   python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tail -3
+  for b in 16 64; do timeout 60 python3 benchmarks/bench_train.py --device cuda --batch $b --steps 10; done > $OUT/bench-train.txt 2>&1
+  cat $OUT/bench-train.txt
   mkdir -p $W/run; cp training/synthfaces-64/training_options.json $W/run/
   cp ${GAN_STATE:-training/synthfaces-64/state.pt} $W/run/state.pt; [ -f gpu-in/state.pt ] && cp gpu-in/state.pt $W/run/
   start_gan
