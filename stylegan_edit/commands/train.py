@@ -18,7 +18,8 @@ from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_d
 
 DEFAULT_SYNTHFACES_NUM = 50_000  # training.data.DEFAULT_SYNTHFACES_NUM
 CONFIGS = ("synthfaces-64", "tiny")  # stylegan_edit.generators.training.options.PRESETS, without importing torch
-# Options that may change on --resume: they schedule the run (or say where things are) but do not alter it.
+# Options that may change on --resume: they schedule the run or say where things are, except the batch, which a run
+# may raise when it moves to a GPU (see generators.training.trainer.RESUMABLE_CHANGES).
 RESUME_CHANGEABLE = {"resume_dir", "data_spec", "kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "workers", "batch"}
 RESUME_CHANGEABLE |= {"device", "progress"}
 T = TypeVar("T")
@@ -166,10 +167,8 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
     from stylegan_edit.generators.training import Trainer, TrainingOptions, load_state, preset
     from stylegan_edit.generators.training.data import open_dataset
 
-    given = {"total_kimg": kw["kimg"], **{k: kw[k] for k in ("grid_kimg", "snapshot_kimg", "state_kimg")}}
+    given = {"total_kimg": kw["kimg"], **{k: kw[k] for k in ("grid_kimg", "snapshot_kimg", "state_kimg", "batch")}}
     scheduling = {name: value for name, value in given.items() if value is not None}
-    if kw["resume_dir"] is not None and kw["batch"] is not None:
-        scheduling["batch"] = kw["batch"]  # a resumed run may take bigger steps (on a GPU, say)
     common = {"distributed": distributed, "num_workers": kw["workers"]}
     if kw["resume_dir"] is not None:
         run_dir: Path = kw["resume_dir"]
@@ -189,7 +188,7 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
         return run_dir, dataset, metadata, partial(Trainer.from_state, loaded.state, dataset, **common, **scheduling)
     run_dir = kw["run_dir"]
     options = preset(kw["config_name"]).replace(seed=kw["seed"], xflip=kw["mirror"], **scheduling)
-    options = options.replace(**{name: kw[name] for name in ("batch", "gamma", "lr") if kw[name] is not None})
+    options = options.replace(**{name: kw[name] for name in ("gamma", "lr") if kw[name] is not None})
     metadata = {"data": kw["data_spec"], "synthfaces_num": str(kw["synthfaces_num"])}
     network = None
     if kw["resume_from"] is not None:

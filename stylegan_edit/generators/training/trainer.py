@@ -38,9 +38,9 @@ from stylegan_edit.generators.training.state import (
 )
 
 PHASE_G_MAIN, PHASE_G_REG, PHASE_D_MAIN, PHASE_D_REG, PHASE_DATA = range(5)
-# Options that may change when a run resumes: they schedule the run but do not change its trajectory.
-# The batch may change too (moving a run to a GPU, say): Adam keeps per-parameter state and the lazy intervals,
-# EMA half-life and data order are defined per step or per image, so the run goes on where it was.
+# Options that may change when a run resumes: the scheduling ones, which leave its trajectory alone, and the batch
+# (moving a run to a GPU, say): Adam keeps per-parameter state and the lazy intervals, EMA half-life and data order
+# are defined per step or per image, so the run goes on where it was, with bigger steps.
 RESUMABLE_CHANGES = ("total_kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "batch")
 
 
