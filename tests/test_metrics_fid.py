@@ -9,8 +9,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from stylegan_edit.checkpoints import save_network
 from stylegan_edit.commands.metrics import metrics
 from stylegan_edit.data import write_dataset
+from stylegan_edit.generators import Generator
 from stylegan_edit.metrics.classifier import save_classifier
 from stylegan_edit.metrics.fid import Classified, FeatureStats, compare, frechet_distance
 from tests.test_classifier import small_classifier
@@ -104,3 +106,19 @@ def test_fid_command_with_synthfaces(tiny_checkpoint: Path, classifier_path: Pat
     assert "synthfaces:toon renders, seeds from 20,000,000; 8 images per set, at 16x16" in result.output
     bad = CliRunner().invoke(metrics, ["fid", "--network", str(tiny_checkpoint), "--real", "synthfaces:oil"])
     assert bad.exit_code != 0 and "unknown SynthFaces style 'oil'" in bad.output
+
+
+def test_fid_compares_a_synthfaces_model_with_the_style_it_was_trained_on(
+    tmp_path: Path, tiny_generator: Generator, classifier_path: Path
+) -> None:
+    """Without --real, a checkpoint that records `data: synthfaces:toon` is compared with toon renders (a toon model
+    against photo renders would measure the style change, not the model); one that records nothing, with photo."""
+    toon = tmp_path / "toon.safetensors"
+    save_network(toon, tiny_generator, metadata={"data": "synthfaces:toon"})
+    plain = tmp_path / "plain.safetensors"
+    save_network(plain, tiny_generator)
+    for path, style in ((toon, "toon"), (plain, "photo")):
+        args = ["fid", "--network", str(path), "--num", "4", "--classifier", str(classifier_path), "--no-progress"]
+        result = CliRunner().invoke(metrics, args)
+        assert result.exit_code == 0, result.output
+        assert f"real images: synthfaces:{style} renders" in result.output

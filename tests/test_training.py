@@ -287,8 +287,8 @@ def test_cli_trains_on_a_folder_and_resumes_past_a_corrupt_state(tmp_path: Path)
     for key in ("G", "G_ema", "D"):
         assert all(torch.equal(v, resumed[key][k]) for k, v in expected[key].items()), key
 
-    code, output = run_cli(["--resume", str(run), "--gamma", "1"])
-    assert code != 0 and "--gamma cannot change when resuming" in output
+    code, output = run_cli(["--resume", str(run), "--seed", "1"])
+    assert code != 0 and "--seed cannot change when resuming" in output
 
     # A bigger batch (a run moved to a GPU): the run goes on from where it was, with the new step size.
     code, output = run_cli(
@@ -299,6 +299,18 @@ def test_cli_trains_on_a_folder_and_resumes_past_a_corrupt_state(tmp_path: Path)
     bigger = load_state(run).state
     assert bigger["cur_nimg"] == 32 and bigger["step"] == resumed["step"] + 2
     assert TrainingOptions.from_json(bigger["options"]).batch == 8
+
+    # A run turned unstable: a lower lr and a stronger R1 replace the saved ones, Adam's moments carry over.
+    code, output = run_cli(
+        ["--resume", str(run), "--lr", "0.0005", "--gamma", "2", "--kimg", "0.040", "--no-progress", "--device", "cpu"]
+    )
+    assert code == 0, output
+    calmer = load_state(run).state
+    options = TrainingOptions.from_json(calmer["options"])
+    assert (options.lr, options.gamma, options.batch) == (0.0005, 2.0, 8) and calmer["cur_nimg"] == 40
+    for key, interval in (("G_opt", options.pl_interval), ("D_opt", options.r1_interval)):
+        assert all(math.isclose(g["lr"], 0.0005 * interval / (interval + 1)) for g in calmer[key]["param_groups"])
+        assert calmer[key]["state"][0]["step"] > bigger[key]["state"][0]["step"]
 
 
 def test_cli_fine_tunes_a_checkpoint_without_discriminator(tmp_path: Path, tiny_generator: Generator) -> None:

@@ -34,9 +34,9 @@ def metrics() -> None:
 @click.option(
     "--real",
     "real_spec",
-    default="synthfaces:photo",
-    show_default=True,
-    help="Real images: synthfaces:photo, synthfaces:toon (fresh renders) or a folder of images.",
+    default=None,
+    help="Real images: synthfaces:photo, synthfaces:toon (fresh renders) or a folder of images.  [default: the "
+    "SynthFaces style the network records as its training data, else synthfaces:photo]",
 )
 @click.option("--truncation-psi", type=float, default=1.0, show_default=True, help="Truncation of the samples.")
 @common_options
@@ -44,7 +44,7 @@ def metrics() -> None:
 def fid(
     network_spec: str | None,
     num: int,
-    real_spec: str,
+    real_spec: str | None,
     truncation_psi: float,
     classifier_path: Path | None,
     seed: int,
@@ -58,16 +58,20 @@ def fid(
     import numpy as np
 
     from stylegan_edit.bundled import resolve_network
-    from stylegan_edit.checkpoints import load_generator
+    from stylegan_edit.checkpoints import load_network
     from stylegan_edit.data import SynthFaces
-    from stylegan_edit.generators.training.data import SYNTHFACES_PREFIX, ImageFolder
+    from stylegan_edit.generators.training.data import ImageFolder
     from stylegan_edit.metrics.fid import FEATURE_SPACE, classify_batches, compare, dataset_batches, generated_batches
 
-    style = real_spec.removeprefix(SYNTHFACES_PREFIX) if real_spec.startswith(SYNTHFACES_PREFIX) else None
-    if style is not None and style not in ("photo", "toon"):
-        raise click.BadParameter(f"unknown SynthFaces style {style!r}", param_hint="'--real'")
+    if real_spec is not None:
+        _synthfaces_style(real_spec)  # refuse a bad style before loading anything
     device = pick_device(device)
-    generator = load_generator(resolve_network(network_spec), device=device)
+    network = load_network(resolve_network(network_spec), device=device)
+    generator = network.generator
+    if real_spec is None:  # a SynthFaces model is compared with the style it was trained on
+        trained_on = network.metadata.get("data", "")
+        real_spec = trained_on if trained_on in ("synthfaces:photo", "synthfaces:toon") else "synthfaces:photo"
+    style = _synthfaces_style(real_spec)
     classifier = bundled_classifier(classifier_path, device)
     resolution = generator.img_resolution
     if style is not None:
@@ -200,3 +204,13 @@ def classifier_accuracy(num: int, seed_offset: int, classifier_path: Path | None
 
 metrics.add_command(edit_fidelity)
 metrics.add_command(ppl)
+
+
+def _synthfaces_style(real_spec: str) -> str | None:
+    """The style of a `synthfaces:STYLE` spec (None for a folder); refuses a style SynthFaces does not render."""
+    from stylegan_edit.generators.training.data import SYNTHFACES_PREFIX
+
+    style = real_spec.removeprefix(SYNTHFACES_PREFIX) if real_spec.startswith(SYNTHFACES_PREFIX) else None
+    if style is not None and style not in ("photo", "toon"):
+        raise click.BadParameter(f"unknown SynthFaces style {style!r}", param_hint="'--real'")
+    return style

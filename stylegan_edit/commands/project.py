@@ -29,7 +29,7 @@ LOSS_HELP = (
     "--latent-noise",
     type=click.FloatRange(min=0),
     default=None,
-    help="Initial latent noise (times the W std), ramped to 0; `--lr 0.3 --latent-noise 0 --steps 375` is a faster "
+    help="Initial latent noise (times the W std), ramped to 0; `--lr 0.3 --latent-noise 0 --steps 500` is a faster "
     "schedule (README).  [default: 0.05 from the mean W (NVIDIA's); 0 from an encoder or a latents file, whose good "
     "start noise would only shake]",
 )

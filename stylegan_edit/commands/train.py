@@ -18,9 +18,10 @@ from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_d
 
 DEFAULT_SYNTHFACES_NUM = 50_000  # training.data.DEFAULT_SYNTHFACES_NUM
 CONFIGS = ("synthfaces-64", "tiny")  # stylegan_edit.generators.training.options.PRESETS, without importing torch
-# Options that may change on --resume: they schedule the run or say where things are, except the batch, which a run
-# may raise when it moves to a GPU (see generators.training.trainer.RESUMABLE_CHANGES).
+# Options that may change on --resume: they schedule the run or say where things are, and the batch (a run moving to
+# a GPU), lr and gamma (a run turned unstable): see generators.training.trainer.RESUMABLE_CHANGES.
 RESUME_CHANGEABLE = {"resume_dir", "data_spec", "kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "workers", "batch"}
+RESUME_CHANGEABLE |= {"lr", "gamma"}
 RESUME_CHANGEABLE |= {"device", "progress"}
 T = TypeVar("T")
 
@@ -94,8 +95,8 @@ T = TypeVar("T")
     "resume_dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Continue the run in this folder from its saved state (only --kimg, intervals, --data, --batch, --device "
-    "may change).",
+    help="Continue the run in this folder from its saved state (only --kimg, intervals, --data, --batch, --lr, "
+    "--gamma, --device may change).",
 )
 @click.option(
     "--synthfaces-num",
@@ -168,7 +169,8 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
     from stylegan_edit.generators.training.data import open_dataset
 
     given = {"total_kimg": kw["kimg"], **{k: kw[k] for k in ("grid_kimg", "snapshot_kimg", "state_kimg", "batch")}}
-    scheduling = {name: value for name, value in given.items() if value is not None}
+    given |= {k: kw[k] for k in ("lr", "gamma")}
+    changes = {name: value for name, value in given.items() if value is not None}
     common = {"distributed": distributed, "num_workers": kw["workers"]}
     if kw["resume_dir"] is not None:
         run_dir: Path = kw["resume_dir"]
@@ -185,10 +187,9 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
         echo_main(
             distributed, f"resuming {run_dir} at {loaded.state['cur_nimg'] / 1000:.3f} kimg from {loaded.path.name}"
         )
-        return run_dir, dataset, metadata, partial(Trainer.from_state, loaded.state, dataset, **common, **scheduling)
+        return run_dir, dataset, metadata, partial(Trainer.from_state, loaded.state, dataset, **common, **changes)
     run_dir = kw["run_dir"]
-    options = preset(kw["config_name"]).replace(seed=kw["seed"], xflip=kw["mirror"], **scheduling)
-    options = options.replace(**{name: kw[name] for name in ("gamma", "lr") if kw[name] is not None})
+    options = preset(kw["config_name"]).replace(seed=kw["seed"], xflip=kw["mirror"], **changes)
     metadata = {"data": kw["data_spec"], "synthfaces_num": str(kw["synthfaces_num"])}
     network = None
     if kw["resume_from"] is not None:

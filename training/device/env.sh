@@ -10,14 +10,13 @@ progress() { for f in "$@"; do [ -f $f ] && echo "$(basename $f): $(tail -c 400 
 wait_until() { local end=$1; shift; while [ $SECONDS -lt $end ]; do sleep $(( end - SECONDS < 30 ? end - SECONDS : 30 )); echo "t=$SECONDS"; progress "$@"; done; }
 # Stop processes matching $1: SIGINT, up to 10 s to exit, then SIGKILL (states are written atomically, so safe).
 stop() { pkill -INT -f "$1"; for i in $(seq 10); do pgrep -f "$1" > /dev/null || return 0; sleep 1; done; pkill -KILL -f "$1"; }
-start_gan() {  # resume the photo GAN in $W/run at batch 64, with a FID watcher
-  bg "se train --resume $W/run --batch 64 --kimg 100000 --workers 10 --snapshot-kimg 50 --state-kimg 10 --grid-kimg 50 --device cuda" $W/train.log
+start_gan() {  # resume the photo GAN in $W/run at batch 64 (GAN_ARGS adds options), with a FID watcher
+  bg "se train --resume $W/run --batch 64 --kimg 100000 --workers 10 --snapshot-kimg 50 --state-kimg 10 --grid-kimg 50 --device cuda ${GAN_ARGS:-}" $W/train.log
   bg "bash training/device/fidwatch.sh" $W/fidwatch.log
 }
 start_second() {  # the toon fine-tune and both encoders against the chosen snapshot $1
-  for arch in psp e4e; do
-    bg "se train-encoder --arch $arch --network $1 --data synthfaces:photo --run-dir $W/$arch --device cuda --workers 3 ${ENCODER_ARGS:-}" $W/$arch.log
-  done
+  bg "se train-encoder --arch psp --network $1 --data synthfaces:photo --run-dir $W/psp --device cuda --workers 3 ${ENCODER_ARGS:-} ${PSP_ARGS:-}" $W/psp.log
+  bg "se train-encoder --arch e4e --network $1 --data synthfaces:photo --run-dir $W/e4e --device cuda --workers 3 ${ENCODER_ARGS:-} ${E4E_ARGS:-}" $W/e4e.log
   bg "se train --data synthfaces:toon --run-dir $W/toon --config synthfaces-64 --resume-from $1 --kimg 20 --workers 3 --device cuda" $W/toon.log
 }
 collect_gan() {  # what must survive of the GAN run, into $OUT (at most 8 files come back)

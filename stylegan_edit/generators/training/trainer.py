@@ -38,10 +38,12 @@ from stylegan_edit.generators.training.state import (
 )
 
 PHASE_G_MAIN, PHASE_G_REG, PHASE_D_MAIN, PHASE_D_REG, PHASE_DATA = range(5)
-# Options that may change when a run resumes: the scheduling ones, which leave its trajectory alone, and the batch
+# Options that may change when a run resumes: the scheduling ones, which leave its trajectory alone; the batch
 # (moving a run to a GPU, say): Adam keeps per-parameter state and the lazy intervals, EMA half-life and data order
-# are defined per step or per image, so the run goes on where it was, with bigger steps.
-RESUMABLE_CHANGES = ("total_kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "batch")
+# are defined per step or per image, so the run goes on where it was, with bigger steps; and the learning rate and
+# R1 weight, the two knobs for a run that has turned unstable (Adam's moments carry over, the new lr replaces the
+# saved one in both optimisers).
+RESUMABLE_CHANGES = ("total_kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "batch", "lr", "gamma")
 
 
 @dataclass(frozen=True)
@@ -265,13 +267,17 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from `state_dict()`'s output; the options must match except for the scheduling intervals."""
+        """Continue from `state_dict()`'s output; the options must match except for `RESUMABLE_CHANGES`."""
         check_resumed_options(TrainingOptions.from_json(state["options"]), self.options, RESUMABLE_CHANGES)
         load_strict(self.generator, state["G"], "the training state")
         load_strict(self.generator_ema, state["G_ema"], "the training state")
         load_strict(self.discriminator, state["D"], "the training state")
         self.g_optimizer.load_state_dict(state["G_opt"])
         self.d_optimizer.load_state_dict(state["D_opt"])
+        lazy = ((self.g_optimizer, self.options.pl_interval), (self.d_optimizer, self.options.r1_interval))
+        for optimizer, interval in lazy:
+            for group in optimizer.param_groups:  # the saved groups carry the saved lr; a resume may have changed it
+                group["lr"] = self.options.lr * interval / (interval + 1)
         self.pl_mean = state["pl_mean"].to(self.device, torch.float32)
         self.step_index = int(state["step"])
         self.cur_nimg = int(state["cur_nimg"])
@@ -289,7 +295,7 @@ class Trainer:
         num_workers: int = 0,
         **changes: Any,
     ) -> Trainer:
-        """Rebuild a trainer from a saved state; `changes` may set the scheduling options (e.g. `total_kimg`)."""
+        """Rebuild a trainer from a saved state; `changes` may set `RESUMABLE_CHANGES` (e.g. `total_kimg`, `lr`)."""
         check_resume_changes(changes, RESUMABLE_CHANGES)
         options = TrainingOptions.from_json(state["options"]).replace(**changes)
         trainer = cls(options, dataset, device=device, distributed=distributed, num_workers=num_workers)
