@@ -70,9 +70,15 @@ class StepStats:
         return self.batch / max(self.seconds, 1e-9)
 
 
+def lazy_ratio(interval: int) -> float:
+    """NVIDIA's lazy-regularisation correction: a regulariser every `interval` steps makes one more step per
+    `interval`, so lr and betas are scaled by `interval / (interval + 1)`."""
+    return interval / (interval + 1)
+
+
 def lazy_adam(params: Iterator[nn.Parameter], lr: float, betas: tuple[float, float], interval: int) -> torch.optim.Adam:
-    """Adam with NVIDIA's lazy-regularisation correction: lr and betas scaled by `interval / (interval + 1)`."""
-    ratio = interval / (interval + 1)
+    """Adam with NVIDIA's lazy-regularisation correction (`lazy_ratio`) applied to lr and betas."""
+    ratio = lazy_ratio(interval)
     return torch.optim.Adam(params, lr=lr * ratio, betas=(betas[0] ** ratio, betas[1] ** ratio), eps=1e-8)
 
 
@@ -277,7 +283,7 @@ class Trainer:
         lazy = ((self.g_optimizer, self.options.pl_interval), (self.d_optimizer, self.options.r1_interval))
         for optimizer, interval in lazy:
             for group in optimizer.param_groups:  # the saved groups carry the saved lr; a resume may have changed it
-                group["lr"] = self.options.lr * interval / (interval + 1)
+                group["lr"] = self.options.lr * lazy_ratio(interval)
         self.pl_mean = state["pl_mean"].to(self.device, torch.float32)
         self.step_index = int(state["step"])
         self.cur_nimg = int(state["cur_nimg"])
