@@ -15,8 +15,10 @@ start_gan() {  # resume the photo GAN in $W/run at batch 64 (GAN_ARGS adds optio
   bg "bash training/device/fidwatch.sh" $W/fidwatch.log
 }
 start_second() {  # the toon fine-tune and both encoders against the chosen snapshot $1
-  bg "se train-encoder --arch psp --network $1 --data synthfaces:photo --run-dir $W/psp --device cuda --workers 3 ${ENCODER_ARGS:-} ${PSP_ARGS:-}" $W/psp.log
-  bg "se train-encoder --arch e4e --network $1 --data synthfaces:photo --run-dir $W/e4e --device cuda --workers 3 ${ENCODER_ARGS:-} ${E4E_ARGS:-}" $W/e4e.log
+  for arch in psp e4e; do
+    local own=${arch^^}_ARGS  # PSP_ARGS / E4E_ARGS: options for one encoder only
+    bg "se train-encoder --arch $arch --network $1 --data synthfaces:photo --run-dir $W/$arch --device cuda --workers 3 ${ENCODER_ARGS:-} ${!own:-}" $W/$arch.log
+  done
   bg "se train --data synthfaces:toon --run-dir $W/toon --config synthfaces-64 --resume-from $1 --kimg 20 --workers 3 --device cuda" $W/toon.log
 }
 collect_gan() {  # what must survive of the GAN run, into $OUT (at most 8 files come back)
