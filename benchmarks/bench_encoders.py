@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import partial
 from typing import TypeVar
 
@@ -40,7 +41,7 @@ from stylegan_edit.images import make_grid, save_pil
 from stylegan_edit.invert import Projector, auto_perceptual_loss
 from stylegan_edit.invert.initial import Init
 from stylegan_edit.invert.losses import PerceptualLoss
-from stylegan_edit.invert.projector import NVIDIA_LATENT_NOISE
+from stylegan_edit.invert.schedule import NVIDIA, REFINE, Schedule
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.metrics.reconstruction import reconstruction_metrics
 
@@ -81,15 +82,13 @@ def project_all(
     init: Init,
     *,
     batch: int,
-    lr: float = 0.1,
-    latent_noise: float = NVIDIA_LATENT_NOISE,
+    schedule: Schedule = NVIDIA,
 ) -> tuple[Tensor, Latents]:
     """Reconstructions and codes after a w+ projection of `steps` steps from `init` (None: the mean W)."""
     projector = Projector(
         space="w+",
         num_steps=steps,
-        lr=lr,
-        latent_noise=latent_noise,
+        **asdict(schedule),
         perceptual=perceptual,
         perceptual_weight=1.0 if perceptual is not None else 0.0,
         mse_weight=0.0 if perceptual is not None else 1.0,
@@ -132,18 +131,25 @@ def main() -> None:
     parser.add_argument("--e4e", default=None, help="e4e encoder checkpoint (default: the bundled one).")
     parser.add_argument("--num-images", type=int, default=100, help="Held-out SynthFaces renders.")
     parser.add_argument(
+        "--skip-images", type=int, default=0, help="Take the targets after this many held-out renders (another set)."
+    )
+    parser.add_argument(
         "--projection-steps", type=int, default=1000, help="Steps of the projection baseline (0: no baseline)."
     )
     parser.add_argument(
         "--refine-steps", type=int, default=100, help="Projection steps after an encoder (0: no refinement)."
     )
     parser.add_argument("--batch", type=int, default=16, help="Images per encoder / projection batch.")
-    parser.add_argument("--refine-lr", type=float, default=0.1, help="Peak lr of the refinement (project's --lr).")
+    parser.add_argument("--refine-lr", type=float, default=REFINE.lr, help="Peak lr of the refinement.")
+    parser.add_argument("--refine-lr-rampup", type=float, default=REFINE.lr_rampup, help="Its lr ramp-up (fraction).")
+    parser.add_argument(
+        "--refine-lr-rampdown", type=float, default=REFINE.lr_rampdown, help="Its lr ramp-down (fraction)."
+    )
     parser.add_argument(
         "--refine-latent-noise",
         type=float,
-        default=0.0,
-        help="Initial latent noise of the refinement (0, as `project --init encoder` does by default).",
+        default=REFINE.latent_noise,
+        help="Initial latent noise of the refinement. The defaults are `project --init encoder`'s schedule.",
     )
     parser.add_argument(
         "--edit-strength", type=float, default=2.0, help="Editability: strength of the bundled directions (0: skip)."
@@ -160,7 +166,7 @@ def main() -> None:
     device = torch.device(args.device)
     network, network_name = open_network(args.network, device)
     generator = network.generator
-    targets, labels = held_out_faces(args.num_images, generator.img_resolution)
+    targets, labels = held_out_faces(args.num_images, generator.img_resolution, skip=args.skip_images)
     targets = targets.to(device)
     perceptual = auto_perceptual_loss(network)
     agreement = attribute_agreement(device)
@@ -172,7 +178,8 @@ def main() -> None:
         (baseline, baseline_codes), seconds = timed(partial(project, args.projection_steps, None), device)
         rows.append((f"projection w+ {args.projection_steps} steps (baseline)", baseline, seconds))
         codes[f"projection w+ {args.projection_steps} steps"] = baseline_codes
-    refine = partial(project, args.refine_steps, lr=args.refine_lr, latent_noise=args.refine_latent_noise)
+    refine_schedule = Schedule(args.refine_lr, args.refine_lr_rampup, args.refine_lr_rampdown, args.refine_latent_noise)
+    refine = partial(project, args.refine_steps, schedule=refine_schedule)
     for arch, spec in (("psp", args.psp), ("e4e", args.e4e)):
         encoder, label = open_encoder(spec, arch, network, network_name)
         encoder.check_generator(generator, label)
@@ -189,7 +196,9 @@ def main() -> None:
             codes[f"{label} + {args.refine_steps} steps"] = refined_codes
     metric_name = perceptual.name if perceptual is not None else "-"
     print(
-        f"\nInversion of {args.num_images} held-out SynthFaces renders, {network_name} ({device}, "
+        f"\nInversion of {args.num_images} held-out SynthFaces renders"
+        + (f" (after the first {args.skip_images})" if args.skip_images else "")
+        + f", {network_name} ({device}, "
         f"{torch.get_num_threads()} threads); perceptual column: {metric_name}"
     )
     print("| method | ms / image | speed-up | PSNR (dB) | SSIM | perceptual | attribute agreement |")

@@ -49,13 +49,14 @@ def random_network_of(g_config: GeneratorConfig, d_config: DiscriminatorConfig, 
     return Network(generator, discriminator)
 
 
-def held_out_faces(num: int, resolution: int) -> tuple[Tensor, Tensor]:
-    """`num` held-out photo renders `[N, 3, R, R]` in [-1, 1] and their binary labels `[N, 7]` (ATTRIBUTES order)."""
+def held_out_faces(num: int, resolution: int, *, skip: int = 0) -> tuple[Tensor, Tensor]:
+    """`num` held-out photo renders `[N, 3, R, R]` in [-1, 1] and their binary labels `[N, 7]` (ATTRIBUTES order),
+    after the first `skip` of them (another set, e.g. to check settings chosen on the first ones)."""
     from stylegan_edit.data import SynthFaces
     from stylegan_edit.metrics.classifier_train import HELD_OUT_SEED_OFFSET
 
-    faces = SynthFaces(num, size=resolution, style="photo", seed_offset=HELD_OUT_SEED_OFFSET)
-    items = [faces[i] for i in range(num)]
+    faces = SynthFaces(skip + num, size=resolution, style="photo", seed_offset=HELD_OUT_SEED_OFFSET)
+    items = [faces[i] for i in range(skip, skip + num)]
     return torch.stack([image for image, _ in items]), torch.stack([labels for _, labels in items])
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every README table that depends on the bundled default models, re-measured after a model changes.
 # Usage: benchmarks/measure_defaults.sh OUTDIR [STEP...]
-# CPU: a 1000-step projection of the 100 targets takes about 30 minutes of one core, and the script runs four of
-# them (projection w, w+ noise; the encoders' baseline and refinements): about 3 hours of one core in all.
+# CPU: a 1000-step projection of the 100 targets takes about 30 minutes of one core, and the script runs
+# five of them (projection w, w+ noise; the encoders' baseline and refinements, on two sets): about 3.5 hours of
+# one core in all.
 # Each step writes OUTDIR/<step>.txt; steps already done are skipped, so an interrupted run can be restarted.
 # Naming steps runs only those, so that two lanes can share a machine, e.g. with OMP_NUM_THREADS=1 each:
 #   benchmarks/measure_defaults.sh OUT projection encoders &  benchmarks/measure_defaults.sh OUT fid fid-toon ...
@@ -40,5 +41,11 @@ step projection-sweep python benchmarks/bench_projection.py --network synthfaces
     --targets heldout --heldout-spaces w+ --sweep 125,250,375,500,1000 --variant lr=0.3,latent_noise=0
 step encoders python benchmarks/bench_encoders.py --num-images 100 --projection-steps 1000 --refine-steps 100 \
     --figure docs/encoders_psp_e4e.png
-step encoders-refine-150 python benchmarks/bench_encoders.py --num-images 100 --projection-steps 0 --refine-steps 150 \
-    --refine-lr 0.3 --edit-strength 0
+# The same refinement with NVIDIA's schedule (project's from the mean W), for the README's comparison.
+step encoders-refine-nvidia python benchmarks/bench_encoders.py --num-images 100 --projection-steps 0 --refine-steps 100 \
+    --refine-lr 0.1 --refine-lr-rampup 0.05 --refine-lr-rampdown 0.25 --edit-strength 0
+# project --init encoder's schedule was chosen on the first 20 of those targets: the next 100 check it.
+step encoders-next-100 python benchmarks/bench_encoders.py --num-images 100 --skip-images 100 --projection-steps 1000 \
+    --refine-steps 100 --edit-strength 0
+step encoders-next-100-150 python benchmarks/bench_encoders.py --num-images 100 --skip-images 100 --projection-steps 0 \
+    --refine-steps 150 --edit-strength 0

@@ -97,28 +97,32 @@ def test_project_init_encoder_starts_from_the_encoders_codes(
     )
 
 
-def test_latent_noise_defaults_to_zero_from_a_good_start(
+def test_schedule_defaults_to_refine_from_a_good_start(
     tmp_path: Path, tiny_checkpoint: Path, tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """NVIDIA's 0.05 latent noise from the mean W; none from an encoder (it cost 0.9 dB after 100 steps, README),
-    unless asked for."""
+    """NVIDIA's schedule from the mean W; REFINE (longer lr ramp-up, no latent noise) from an encoder, unless an
+    option says otherwise; the schedule used is recorded with each image's metrics."""
     from stylegan_edit.invert import projector as projector_module
 
-    seen: list[float] = []
+    keys = ("lr", "lr_rampup", "lr_rampdown", "latent_noise")
+    seen: list[tuple[float, ...]] = []
     original = projector_module.Projector.__init__
 
     def spy(self: object, *args: object, **kwargs: object) -> None:
-        seen.append(float(kwargs["latent_noise"]))  # type: ignore[arg-type]
+        seen.append(tuple(float(kwargs[key]) for key in keys))  # type: ignore[arg-type]
         original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(projector_module.Projector, "__init__", spy)
     photo = _photos(tmp_path / "in", 1)[0]
     base = [photo, "--network", tiny_checkpoint, "--steps", "1", "--no-progress"]
     from_encoder = ["--init", "encoder", "--encoder", tiny_encoder]
-    for extra in ([], from_encoder, [*from_encoder, "--latent-noise", "0.02"]):
+    runs = ([], from_encoder, [*from_encoder, "--latent-noise", "0.02", "--lr", "0.1", "--lr-rampdown", "0.5"])
+    for extra in runs:
         result = _run(project, *base, *extra, "--outdir", tmp_path / f"out{len(seen)}")
         assert result.exit_code == 0, result.output
-    assert seen == [0.05, 0.0, 0.02]
+    assert seen == [(0.1, 0.05, 0.25, 0.05), (0.25, 0.2, 0.05, 0.0), (0.1, 0.2, 0.5, 0.02)]
+    record = json.loads((tmp_path / "out1" / "photo0" / "metrics.json").read_text())
+    assert record["schedule"] == "lr 0.25, lr_rampup 0.2, lr_rampdown 0.05, latent_noise 0"
 
 
 def test_train_encoder_trains_resumes_and_its_encoder_encodes(tmp_path: Path, tiny_checkpoint: Path) -> None:

@@ -24,7 +24,26 @@ LOSS_HELP = (
 @click.option("--network", "network_spec", default=None, help="Checkpoint or bundled name.  [default: synthfaces-64]")
 @click.option("--space", type=click.Choice(["w", "w+"]), default="w+", show_default=True, help="Latent space.")
 @click.option("--steps", "num_steps", type=click.IntRange(min=1), default=1000, show_default=True, help="Steps.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True, help="Peak lr.")
+@click.option(
+    "--lr",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Peak lr.  [default: 0.1 from the mean W (NVIDIA's); 0.25 from an encoder or a latents file]",
+)
+@click.option(
+    "--lr-rampup",
+    type=click.FloatRange(min=0, max=1),
+    default=None,
+    help="Linear lr ramp-up, as a fraction of the steps.  [default: 0.05 from the mean W; 0.2 from an encoder or a "
+    "latents file, whose good start Adam's first full-size steps would throw away]",
+)
+@click.option(
+    "--lr-rampdown",
+    type=click.FloatRange(min=0, max=1),
+    default=None,
+    help="Cosine lr ramp-down, as a fraction of the steps.  [default: 0.25 from the mean W; 0.05 from an encoder or "
+    "a latents file]",
+)
 @click.option(
     "--latent-noise",
     type=click.FloatRange(min=0),
@@ -70,7 +89,9 @@ def project(
     network_spec: str | None,
     space: str,
     num_steps: int,
-    lr: float,
+    lr: float | None,
+    lr_rampup: float | None,
+    lr_rampdown: float | None,
     latent_noise: float | None,
     noise: bool,
     loss: str,
@@ -88,6 +109,8 @@ def project(
 ) -> None:
     """Project IMAGES onto the generator; write per-image latents (native and NVIDIA projected_w.npz),
     proj.png, compare.png (target | reconstruction) and metrics, and record the latents for `apply`."""
+    from dataclasses import asdict, replace
+
     import torch
 
     from stylegan_edit.bundled import DEFAULT_NETWORK, resolve_network
@@ -103,7 +126,8 @@ def project(
     )
     from stylegan_edit.handoff import record_latents
     from stylegan_edit.images import from_pil
-    from stylegan_edit.invert.projector import NVIDIA_LATENT_NOISE, ProjectionStep, Projector, render
+    from stylegan_edit.invert.projector import ProjectionStep, Projector, render
+    from stylegan_edit.invert.schedule import NVIDIA, REFINE
     from stylegan_edit.latents import Latents
     from stylegan_edit.metrics.reconstruction import reconstruction_metrics
 
@@ -113,13 +137,12 @@ def project(
     pictures = prepare_targets(images, generator.img_resolution, align=align, face_index=face_index)
     init = resolve_init(init_spec, generator, space, len(pictures), encoder=encoder_spec, network=network_spec)
     losses = select_losses(loss, network)
-    if latent_noise is None:
-        latent_noise = NVIDIA_LATENT_NOISE if init_spec == "mean" else 0.0
+    given = {"lr": lr, "lr_rampup": lr_rampup, "lr_rampdown": lr_rampdown, "latent_noise": latent_noise}
+    schedule = replace(NVIDIA if init_spec == "mean" else REFINE, **{k: v for k, v in given.items() if v is not None})
     projector = Projector(
         space=space,
         num_steps=num_steps,
-        lr=lr,
-        latent_noise=latent_noise,
+        **asdict(schedule),
         optimize_noise=noise,
         perceptual=losses.perceptual,
         perceptual_weight=losses.perceptual_weight,
@@ -153,6 +176,7 @@ def project(
                 "network": network_name,
                 "loss": projector.loss,
                 "steps": str(num_steps),
+                "schedule": ", ".join(f"{key} {value:g}" for key, value in asdict(schedule).items()),
                 "seed": str(seed + k),
             }
             line = write_image_outputs(

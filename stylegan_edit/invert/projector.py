@@ -14,7 +14,7 @@ from stylegan_edit.generators import Generator
 from stylegan_edit.invert.initial import Init, initial_latents
 from stylegan_edit.invert.losses import PerceptualLoss, l1_loss, mse_loss
 from stylegan_edit.invert.noise import initial_noise, noise_regularization, normalize_noise_
-from stylegan_edit.invert.schedule import latent_noise_scale, learning_rate
+from stylegan_edit.invert.schedule import NVIDIA, latent_noise_scale, learning_rate
 from stylegan_edit.invert.wstats import w_stats
 from stylegan_edit.latents import Latents, LatentSpace
 
@@ -50,9 +50,6 @@ class ProjectionResult:
     loss: str
 
 
-NVIDIA_LATENT_NOISE = 0.05  # initial latent noise of NVIDIA's projector, in units of the W std
-
-
 class Projector:
     """Find latents (and optionally noise maps) whose rendering matches target images.
 
@@ -66,10 +63,10 @@ class Projector:
         *,
         space: str = "w",
         num_steps: int = 1000,
-        lr: float = 0.1,
-        lr_rampup: float = 0.05,
-        lr_rampdown: float = 0.25,
-        latent_noise: float = NVIDIA_LATENT_NOISE,
+        lr: float = NVIDIA.lr,
+        lr_rampup: float = NVIDIA.lr_rampup,
+        lr_rampdown: float = NVIDIA.lr_rampdown,
+        latent_noise: float = NVIDIA.latent_noise,
         latent_noise_ramp: float = 0.75,
         optimize_noise: bool = False,
         noise_weight: float = 1e5,
