@@ -64,8 +64,8 @@ LOSS_HELP = (
     "init_spec",
     default="mean",
     show_default=True,
-    help="Starting point: mean (NVIDIA's mean W), encoder (--encoder's codes, refined), or a latents file "
-    "(.safetensors / projected_w.npz).",
+    help="Starting point: mean (NVIDIA's mean W), encoder (--encoder's codes, refined: 150 steps come within 0.2 dB "
+    "of 1000 from the mean on SynthFaces, README), or a latents file (.safetensors / projected_w.npz).",
 )
 @click.option(
     "--encoder",
