@@ -61,6 +61,24 @@ def test_fid_of_a_set_with_itself_is_zero_and_sizes_must_match() -> None:
         )
 
 
+def test_label_correlation_gaps_name_the_pair_a_generator_ties() -> None:
+    """Real labels independent; the generated set ties b to a (equal labels) and keeps c constant."""
+    gen = torch.Generator().manual_seed(1)
+    features = torch.randn(400, 4, generator=gen)
+    real_logits = torch.randn(400, 3, generator=gen)
+    tied = torch.randn(400, 3, generator=gen)
+    tied[:, 1] = tied[:, 0]
+    tied[:, 2] = 1.0
+    result = compare(
+        Classified(features, tied), Classified(features, real_logits), Classified(features, real_logits), "abc"
+    )
+    correlation = Classified(features, tied).label_correlation()
+    assert correlation[0, 1] == pytest.approx(1.0) and correlation[0, 2] == 0.0 and correlation[2, 2] == 0.0
+    (a, b, generated, real), *rest = result.correlation_gaps(top=2)
+    assert (a, b) == ("a", "b") and generated == pytest.approx(1.0) and abs(real) < 0.15
+    assert len(rest) == 1 and abs(rest[0][2] - rest[0][3]) < 0.15
+
+
 def test_fid_command_with_a_folder(tmp_path: Path, tiny_checkpoint: Path, classifier_path: Path) -> None:
     real = tmp_path / "real"
     write_dataset(real, 12, size=64, progress=False)
@@ -78,6 +96,10 @@ def test_fid_command_with_a_folder(tmp_path: Path, tiny_checkpoint: Path, classi
     assert (
         set(document["frequency_real"]) == {*document["frequency_generated"]} and len(document["frequency_real"]) == 8
     )
+    gaps = document["label_correlation_gaps"]
+    assert "label correlation" in result.output and len(gaps) == 3
+    assert all(set(gap["attributes"]) <= set(document["frequency_real"]) for gap in gaps)
+    assert all(abs(gap["generated"]) <= 1 and abs(gap["real"]) <= 1 for gap in gaps)
 
 
 def test_fid_command_rejects_too_few_real_images(tmp_path: Path, tiny_checkpoint: Path, classifier_path: Path) -> None:

@@ -105,6 +105,10 @@ def fid(
     differences = result.frequency_differences()
     for name, g, r in zip(result.names, result.frequency_generated, result.frequency_real, strict=True):
         click.echo(f"{name:<12}{g:>10.3f}{r:>8.3f}{differences[name]:>+8.3f}")
+    gaps = result.correlation_gaps()
+    click.echo(f"{'label correlation':<26}{'generated':>10}{'real':>8}")
+    for a, b, g, r in gaps:
+        click.echo(f"{a + ' ~ ' + b:<26}{g:>+10.3f}{r:>+8.3f}")
     write_json(
         json_path,
         {
@@ -119,6 +123,9 @@ def fid(
             "ratio": result.ratio,
             "frequency_generated": dict(zip(result.names, result.frequency_generated, strict=True)),
             "frequency_real": dict(zip(result.names, result.frequency_real, strict=True)),
+            "label_correlation_gaps": [
+                {"attributes": [a, b], "generated": g, "real": r} for a, b, g, r in result.correlation_gaps()
+            ],
         },
     )
 

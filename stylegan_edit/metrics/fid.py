@@ -68,6 +68,13 @@ class Classified:
         """Share of images whose logit is positive, per head `[K]`."""
         return (self.logits > 0).float().mean(dim=0)
 
+    def label_correlation(self) -> np.ndarray:
+        """Pearson correlation `[K, K]` of the heads' binary labels (0 where a head is constant)."""
+        labels = (self.logits > 0).double().numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            correlation = np.corrcoef(labels, rowvar=False).reshape(labels.shape[1], labels.shape[1])
+        return np.nan_to_num(correlation)
+
 
 @torch.no_grad()
 def classify_batches(
@@ -124,6 +131,8 @@ class FIDResult:
     names: tuple[str, ...]
     frequency_generated: tuple[float, ...]
     frequency_real: tuple[float, ...]
+    correlation_generated: np.ndarray  # [K, K] label correlations (Classified.label_correlation)
+    correlation_real: np.ndarray
 
     @property
     def ratio(self) -> float:
@@ -133,6 +142,19 @@ class FIDResult:
         """Generated minus real frequency per head."""
         pairs = zip(self.frequency_generated, self.frequency_real, strict=True)
         return {name: g - r for name, (g, r) in zip(self.names, pairs, strict=True)}
+
+    def correlation_gaps(self, top: int = 3) -> list[tuple[str, str, float, float]]:
+        """The `top` pairs of heads whose label correlation differs most: (name, name, generated, real).
+
+        The FID's covariance term sees these: a generator that ties two attributes the data keeps independent
+        (or breaks a correlation the data has) is far from it even when every frequency is right."""
+        pairs = [(i, j) for i in range(len(self.names)) for j in range(i + 1, len(self.names))]
+        gap = {(i, j): abs(self.correlation_generated[i, j] - self.correlation_real[i, j]) for i, j in pairs}
+        ranked = sorted(pairs, key=lambda pair: -gap[pair])[:top]
+        return [
+            (self.names[i], self.names[j], float(self.correlation_generated[i, j]), float(self.correlation_real[i, j]))
+            for i, j in ranked
+        ]
 
 
 def compare(generated: Classified, real: Classified, other_real: Classified, names: Sequence[str]) -> FIDResult:
@@ -151,4 +173,6 @@ def compare(generated: Classified, real: Classified, other_real: Classified, nam
         names=tuple(names),
         frequency_generated=tuple(generated.frequencies().tolist()),
         frequency_real=tuple(both_real.frequencies().tolist()),
+        correlation_generated=generated.label_correlation(),
+        correlation_real=both_real.label_correlation(),
     )
