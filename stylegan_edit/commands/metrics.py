@@ -123,9 +123,7 @@ def fid(
             "ratio": result.ratio,
             "frequency_generated": dict(zip(result.names, result.frequency_generated, strict=True)),
             "frequency_real": dict(zip(result.names, result.frequency_real, strict=True)),
-            "label_correlation_gaps": [
-                {"attributes": [a, b], "generated": g, "real": r} for a, b, g, r in result.correlation_gaps()
-            ],
+            "label_correlation_gaps": [{"attributes": [a, b], "generated": g, "real": r} for a, b, g, r in gaps],
         },
     )
 

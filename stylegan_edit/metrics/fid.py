@@ -148,13 +148,10 @@ class FIDResult:
 
         The FID's covariance term sees these: a generator that ties two attributes the data keeps independent
         (or breaks a correlation the data has) is far from it even when every frequency is right."""
+        generated, real = self.correlation_generated, self.correlation_real
         pairs = [(i, j) for i in range(len(self.names)) for j in range(i + 1, len(self.names))]
-        gap = {(i, j): abs(self.correlation_generated[i, j] - self.correlation_real[i, j]) for i, j in pairs}
-        ranked = sorted(pairs, key=lambda pair: -gap[pair])[:top]
-        return [
-            (self.names[i], self.names[j], float(self.correlation_generated[i, j]), float(self.correlation_real[i, j]))
-            for i, j in ranked
-        ]
+        ranked = sorted(pairs, key=lambda pair: -abs(generated[pair] - real[pair]))[:top]
+        return [(self.names[i], self.names[j], float(generated[i, j]), float(real[i, j])) for i, j in ranked]
 
 
 def compare(generated: Classified, real: Classified, other_real: Classified, names: Sequence[str]) -> FIDResult:
