@@ -148,6 +148,32 @@ def test_train_encoder_trains_resumes_and_its_encoder_encodes(tmp_path: Path, ti
     assert encoded.exit_code == 0, encoded.output
 
 
+def test_train_encoder_fine_tunes_an_encoder_file(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    base = ["--network", tiny_checkpoint, "--no-progress", "--device", "cpu", "--synthetic-fraction", "1"]
+    first = _run(train_encoder, *base, "--arch", "e4e", "--run-dir", "run", "--steps", "2", "--batch", "2")
+    assert first.exit_code == 0, first.output
+    snapshot = tmp_path / "run" / "encoder-0000002.safetensors"
+    tuned = _run(train_encoder, *base, "--resume-from", snapshot, "--run-dir", "ft", "--steps", "4", "--lr", "5e-4")
+    assert tuned.exit_code == 0, tuned.output
+    assert f"fine-tuning {snapshot} from step 2" in tuned.output
+    assert {"val0000004.png", "encoder-0000004.safetensors"} <= {p.name for p in (tmp_path / "ft").iterdir()}
+    encoder = read_encoder(tmp_path / "ft" / "encoder-0000004.safetensors")
+    options = json.loads(encoder.metadata["training_options"])
+    assert (options["lr"], options["batch"], options["delta_weight"]) == (5e-4, 2, 2e-4)  # given, kept, kept
+    assert encoder.arch == "e4e" and encoder.metadata["resumed_from"] == f"{snapshot} (step 2)"
+    refusals = [
+        (["--run-dir", "a", "--steps", "2"], "has trained 2 steps already; pass a larger --steps"),
+        (["--run-dir", "b", "--arch", "psp"], "is an encoder of arch e4e, not psp"),
+        (["--run-dir", "c", "--backbone-init", "random"], "--resume-from keeps the encoder's backbone"),
+        (["--resume", "run"], "--resume-from, --synthetic-fraction cannot change when resuming"),
+    ]
+    for extra, message in refusals:
+        result = _run(train_encoder, *base, "--resume-from", snapshot, *extra)
+        assert result.exit_code != 0 and message in result.output, result.output
+        assert "Traceback" not in result.output
+    assert not any((tmp_path / name).exists() for name in "abc")
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [

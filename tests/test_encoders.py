@@ -28,6 +28,7 @@ from stylegan_edit.encoders import (
     save_encoder,
 )
 from stylegan_edit.encoders.encoder import classifier_backbone_settings, init_backbone_from_classifier
+from stylegan_edit.encoders.loop import write_snapshot
 from stylegan_edit.encoders.trainer import ENCODER_STATE_FORMAT, ENCODER_STATE_KEYS
 from stylegan_edit.generators import Discriminator, Generator, GeneratorConfig
 from stylegan_edit.generators.training import load_state, save_state
@@ -196,6 +197,32 @@ def test_interrupted_training_resumes_to_identical_weights(
     other = Network(make_generator(seed=5), network.discriminator)
     with pytest.raises(ValueError, match="made with another generator"):
         EncoderTrainer.from_state(loaded.state, other, dataset)
+
+
+def test_fine_tuning_starts_from_a_snapshot_and_counts_on(
+    tmp_path: Path, tiny_generator: Generator, network: Network
+) -> None:
+    dataset = FixedImages(tiny_generator, 6)
+    options = _options(tiny_generator, "e4e", progressive_start=1, progressive_every=1, total_steps=2)
+    first = EncoderTrainer(options, network, dataset)
+    for _ in range(2):
+        first.step()
+    write_snapshot(first, tmp_path / "snapshot.safetensors")
+    encoder = read_encoder(tmp_path / "snapshot.safetensors")
+    restored = EncoderTrainingOptions.of_encoder(encoder.config, encoder.metadata, lr=5e-4)
+    assert restored == options.replace(lr=5e-4)
+    tuned = EncoderTrainer(restored, network, dataset)
+    tuned.start_from(encoder, int(encoder.metadata["step"]))
+    for (key, a), b in zip(first.encoder.state_dict().items(), tuned.encoder.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
+    assert tuned.step_index == 2 and tuned.step().num_offsets == options.num_offsets(2) == 2
+    assert tuned.step_index == 3
+    assert not torch.equal(first.encoder.heads[2].linear.weight, tuned.encoder.heads[2].linear.weight)
+    psp = EncoderTrainer(_options(tiny_generator, "psp"), network, dataset)
+    with pytest.raises(ValueError, match="has another architecture than the training options"):
+        psp.start_from(encoder, 2)
+    bare = EncoderTrainingOptions.of_encoder(encoder.config, {}, batch=2)
+    assert bare == EncoderTrainingOptions.for_encoder(encoder.config, batch=2)
 
 
 def test_save_load_round_trip_is_exact(tmp_path: Path, tiny_generator: Generator) -> None:

@@ -58,6 +58,13 @@ SHOWN_LOSSES = ("total", "mse", "perceptual", "delta", "adv", "disc")
     default=None,
     help="Continue the run in this folder (only --steps, intervals, --data, --network, --device may change).",
 )
+@click.option(
+    "--resume-from",
+    default=None,
+    help="Fine-tune an encoder (a file such as a run's snapshot, or a bundled name: psp, e4e) in a new --run-dir: "
+    "its weights, training options and step count go on, options given here override its options; the "
+    "optimiser and e4e's latent discriminator start fresh.",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=20000, show_default=True, help="Train until this step.")
 @click.option(
     "--batch", type=click.IntRange(min=1), default=8, show_default=True, help="Images per step, all processes."
@@ -133,7 +140,7 @@ def train_encoder(ctx: click.Context, **kwargs: Any) -> None:
 
     if kwargs["resume_dir"] is not None:
         refuse_resume_changes(ctx, kwargs, RESUME_CHANGEABLE)
-    elif kwargs["arch"] is None or kwargs["run_dir"] is None:
+    elif kwargs["run_dir"] is None or (kwargs["arch"] is None and kwargs["resume_from"] is None):
         raise click.UsageError("a new run needs --arch and --run-dir (or continue one with --resume RUN_DIR)")
     kwargs["given"] = {name for name in kwargs if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
     run_distributed(kwargs["device"], partial(_run, **kwargs))
@@ -172,16 +179,27 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, dict[str, str]
         )
     run_dir = kw["run_dir"]
     network = load_network(resolve_network(kw["network_spec"]), device=distributed.device)
-    options, classifier = _options(network, kw, scheduling)
-    dataset = _dataset(kw["data_spec"], network, kw["synthfaces_num"]) if options.synthetic_fraction < 1 else None
-    check_new_run_dir(run_dir, distributed.is_main)  # only once the options and data are known to be good
     metadata = {
         "network": kw["network_spec"] or DEFAULT_NETWORK,
         "data": kw["data_spec"],
         "synthfaces_num": str(kw["synthfaces_num"]),
         "backbone_init": kw["backbone_init"],
     }
-    return run_dir, metadata, partial(EncoderTrainer, options, network, dataset, backbone_from=classifier, **common)
+    encoder = None
+    if kw["resume_from"] is not None:
+        options, encoder, step = _fine_tuning(network, kw, scheduling)
+        metadata["backbone_init"] = encoder.metadata.get("backbone_init", "unknown")
+        metadata["resumed_from"] = f"{kw['resume_from']} (step {step})"
+        echo_main(distributed, f"fine-tuning {kw['resume_from']} from step {step}")
+    else:
+        options, classifier = _options(network, kw, scheduling)
+    dataset = _dataset(kw["data_spec"], network, kw["synthfaces_num"]) if options.synthetic_fraction < 1 else None
+    check_new_run_dir(run_dir, distributed.is_main)  # only once the options and data are known to be good
+    if encoder is None:
+        make: Callable[[], Any] = partial(EncoderTrainer, options, network, dataset, backbone_from=classifier, **common)
+    else:
+        make = partial(_started_from, encoder, step, kw["resume_from"], options, network, dataset, **common)
+    return run_dir, metadata, make
 
 
 def _run(distributed: Any, **kw: Any) -> None:
@@ -248,6 +266,38 @@ def _options(network: Any, kw: dict[str, Any], scheduling: dict[str, int]) -> tu
         **scheduling,
     )
     return options, classifier
+
+
+# Options of a new run that --resume-from takes from the encoder's file unless given on the command line.
+TRAINING_OPTIONS = ["batch", "lr", "synthetic_fraction", "perceptual", "progressive_start", "progressive_every"]
+TRAINING_OPTIONS += ["w_norm_weight", "delta_weight", "adv_weight", "seed"]
+
+
+def _fine_tuning(network: Any, kw: dict[str, Any], scheduling: dict[str, int]) -> tuple[Any, Any, int]:
+    """--resume-from: the encoder, its training options (with the given ones and the scheduling applied) and the
+    step it was saved at."""
+    from stylegan_edit.encoders import EncoderTrainingOptions, load_encoder
+
+    spec = kw["resume_from"]
+    encoder = load_encoder(spec, network=kw["network_spec"], device=network.generator.device)
+    if kw["arch"] is not None and kw["arch"] != encoder.arch:
+        raise ValueError(f"--resume-from {spec} is an encoder of arch {encoder.arch}, not {kw['arch']}")
+    if "backbone_init" in kw["given"]:
+        raise ValueError("--backbone-init applies to a new encoder; --resume-from keeps the encoder's backbone")
+    step = int(encoder.metadata.get("step", "0"))
+    if kw["steps"] <= step:
+        raise ValueError(f"--resume-from {spec} has trained {step} steps already; pass a larger --steps")
+    given = {name: kw[name] for name in TRAINING_OPTIONS if name in kw["given"]}
+    options = EncoderTrainingOptions.of_encoder(encoder.config, encoder.metadata, **given, **scheduling)
+    return options, encoder, step
+
+
+def _started_from(encoder: Any, step: int, source: str, *args: Any, **kwargs: Any) -> Any:
+    from stylegan_edit.encoders import EncoderTrainer
+
+    trainer = EncoderTrainer(*args, **kwargs)
+    trainer.start_from(encoder, step, source=source)
+    return trainer
 
 
 def _dataset(spec: str, network: Any, synthfaces_num: int) -> Any:

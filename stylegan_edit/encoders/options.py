@@ -99,6 +99,17 @@ class EncoderTrainingOptions(_JsonConfig):
         return min(most, 1 + (step - self.progressive_start) // self.progressive_every)
 
     @classmethod
+    def of_encoder(cls, encoder: EncoderConfig, metadata: dict[str, str], **changes: Any) -> Self:
+        """The options an encoder file was trained with (its `training_options` metadata, as snapshots write it;
+        the paper defaults for its config when absent), with `changes` applied."""
+        if "training_options" not in metadata:
+            return cls.for_encoder(encoder, **changes)
+        options = cls.from_json(metadata["training_options"])
+        if options.encoder != encoder:
+            raise ValueError("the encoder's training_options metadata describes another architecture")
+        return options.replace(**changes)
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         data = dict(data)
         if isinstance(data.get("encoder"), dict):

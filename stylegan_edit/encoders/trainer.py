@@ -274,6 +274,19 @@ class EncoderTrainer:
         restore_rng(state["rng"])
         self._batches = None
 
+    def start_from(self, encoder: StyleEncoder, step: int, *, source: str = "the encoder") -> None:
+        """Fine-tune `encoder` (same config): take its weights and mean W and count steps on from `step`, so e4e's
+        schedule and the data order continue where it stopped. The optimisers, and e4e's latent discriminator
+        (encoder files do not keep it), start fresh. Raises `ValueError` for another architecture or generator
+        shape; another generator of the same shape only logs a warning."""
+        if encoder.config != self.options.encoder:
+            raise ValueError(f"{source} has another architecture than the training options ({encoder.config})")
+        encoder.check_generator(self.generator, source)
+        load_strict(self.encoder, encoder.state_dict(), source)
+        self.distributed.broadcast_(self.encoder)
+        self.step_index = step
+        self._batches = None
+
     @classmethod
     def from_state(
         cls,

@@ -100,8 +100,20 @@ class TrainingOptions:
     def from_json(cls, text: str) -> Self:
         return cls.from_dict(json.loads(text))
 
+    @property
+    def mbstd_group_size(self) -> int:
+        """The discriminator's minibatch-stddev group: how many images it compares (a resumable change)."""
+        return self.discriminator.mbstd_group_size
+
     def replace(self, **changes: Any) -> Self:
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes` to fields, or to `mbstd_group_size` (it changes no weight of the discriminator)."""
+        group = changes.pop("mbstd_group_size", None)
+        options = dataclasses.replace(self, **changes)
+        if group is None:
+            return options
+        return dataclasses.replace(
+            options, discriminator=dataclasses.replace(self.discriminator, mbstd_group_size=group)
+        )
 
 
 def synthfaces_64() -> TrainingOptions:
