@@ -46,9 +46,12 @@ def test_generator_matches_nvidia(name: str) -> None:
         none = generator.synthesis(io["ws_psi1"], noise_mode="none", fused_modconv=True)
     scale = io["img_const_fused"].abs().max().item()
     assert scale > 1  # a non-trivial image
-    assert (fused - io["img_const_fused"]).abs().max() < 1e-5
-    assert (nonfused - io["img_const_nonfused"]).abs().max() < 1e-5
-    assert (none - io["img_none"]).abs().max() < 1e-5
+    # float32 rounding differs between CPUs (vector widths, fused multiply-adds) and grows with the values: compare
+    # relative to the image's scale (1e-5 of it is a few ulps accumulated over the layers, far below any bug).
+    tolerance = 1e-5 * scale
+    assert (fused - io["img_const_fused"]).abs().max() < tolerance
+    assert (nonfused - io["img_const_nonfused"]).abs().max() < tolerance
+    assert (none - io["img_none"]).abs().max() < tolerance
 
 
 def test_conv_clamp_is_exercised_and_matched() -> None:

@@ -115,7 +115,7 @@ def test_rosinality_forward_math_reproduces_our_networks(converted: Path, networ
         ours = loaded.generator.synthesis(ws, noise_mode="const")
         theirs = reference.synthesis(checkpoint["g_ema"], ws)
         assert ours.abs().max() > 0.5
-        assert (ours - theirs).abs().max() < 1e-5
+        assert (ours - theirs).abs().max() < 1e-5 * theirs.abs().max()  # relative: float32 rounding varies by CPU
         assert loaded.discriminator is not None
         images = torch.randn(2, 3, 8, 8)
         logits = loaded.discriminator(images)
