@@ -83,6 +83,7 @@ def project_all(
     *,
     batch: int,
     schedule: Schedule = NVIDIA,
+    mse_weight: float = 0.0,
 ) -> tuple[Tensor, Latents]:
     """Reconstructions and codes after a w+ projection of `steps` steps from `init` (None: the mean W)."""
     projector = Projector(
@@ -91,7 +92,7 @@ def project_all(
         **asdict(schedule),
         perceptual=perceptual,
         perceptual_weight=1.0 if perceptual is not None else 0.0,
-        mse_weight=0.0 if perceptual is not None else 1.0,
+        mse_weight=mse_weight if perceptual is not None else 1.0,
     )
     images, codes = [], []
     for start in range(0, len(targets), batch):
@@ -168,6 +169,13 @@ def main() -> None:
         help="Initial latent noise of the refinement. The defaults are `project --init encoder`'s schedule.",
     )
     parser.add_argument(
+        "--mse-weight",
+        type=float,
+        default=0.0,
+        help="Add a pixel MSE term of this weight to the perceptual objective of the projection and the refinement "
+        "(an experiment: `project` minimises the perceptual distance alone).",
+    )
+    parser.add_argument(
         "--edit-strength", type=float, default=2.0, help="Editability: strength of the bundled directions (0: skip)."
     )
     parser.add_argument("--figure", default=None, help="Write a PNG: targets, each row's reconstructions, edits.")
@@ -189,7 +197,7 @@ def main() -> None:
     rows: list[tuple[str, Tensor, float]] = []
     codes: dict[str, Latents] = {}
     encoder_labels: list[str] = []
-    project = partial(project_all, network, targets, perceptual, batch=args.batch)
+    project = partial(project_all, network, targets, perceptual, batch=args.batch, mse_weight=args.mse_weight)
     if args.projection_steps > 0:
         (baseline, baseline_codes), seconds = timed(partial(project, args.projection_steps, None), device)
         rows.append((f"projection w+ {args.projection_steps} steps (baseline)", baseline, seconds))
