@@ -83,6 +83,7 @@ def project_all(
     *,
     batch: int,
     schedule: Schedule = NVIDIA,
+    optimizer: str = "adam",
     mse_weight: float = 0.0,
 ) -> tuple[Tensor, Latents]:
     """Reconstructions and codes after a w+ projection of `steps` steps from `init` (None: the mean W)."""
@@ -90,6 +91,7 @@ def project_all(
         space="w+",
         num_steps=steps,
         **asdict(schedule),
+        optimizer=optimizer,
         perceptual=perceptual,
         perceptual_weight=1.0 if perceptual is not None else 0.0,
         mse_weight=mse_weight if perceptual is not None else 1.0,
@@ -157,6 +159,19 @@ def main() -> None:
         "--refine-steps", type=int, default=100, help="Projection steps after an encoder (0: no refinement)."
     )
     parser.add_argument("--batch", type=int, default=16, help="Images per encoder / projection batch.")
+    parser.add_argument(
+        "--projection-optimizer",
+        choices=("adam", "lbfgs"),
+        default="adam",
+        help="Optimizer of the projection baseline: adam (NVIDIA's schedule, `project`'s default) or lbfgs.",
+    )
+    parser.add_argument(
+        "--refine-optimizer",
+        choices=("adam", "lbfgs"),
+        default="lbfgs",
+        help="Optimizer of the refinement (`project --init encoder`'s default: lbfgs). The lr and latent-noise "
+        "options below apply to adam.",
+    )
     parser.add_argument("--refine-lr", type=float, default=REFINE.lr, help="Peak lr of the refinement.")
     parser.add_argument("--refine-lr-rampup", type=float, default=REFINE.lr_rampup, help="Its lr ramp-up (fraction).")
     parser.add_argument(
@@ -199,11 +214,22 @@ def main() -> None:
     encoder_labels: list[str] = []
     project = partial(project_all, network, targets, perceptual, batch=args.batch, mse_weight=args.mse_weight)
     if args.projection_steps > 0:
-        (baseline, baseline_codes), seconds = timed(partial(project, args.projection_steps, None), device)
-        rows.append((f"projection w+ {args.projection_steps} steps (baseline)", baseline, seconds))
-        codes[f"projection w+ {args.projection_steps} steps"] = baseline_codes
+        projection = f"projection w+ {args.projection_steps}" + (
+            " lbfgs" if args.projection_optimizer == "lbfgs" else ""
+        )
+        baseline_schedule = NVIDIA if args.projection_optimizer == "adam" else Schedule(0.1, 0.05, 0.25, 0.0)
+        (baseline, baseline_codes), seconds = timed(
+            partial(
+                project, args.projection_steps, None, schedule=baseline_schedule, optimizer=args.projection_optimizer
+            ),
+            device,
+        )
+        rows.append((f"{projection} steps (baseline)", baseline, seconds))
+        codes[f"{projection} steps"] = baseline_codes
     refine_schedule = Schedule(args.refine_lr, args.refine_lr_rampup, args.refine_lr_rampdown, args.refine_latent_noise)
-    refine = partial(project, args.refine_steps, schedule=refine_schedule)
+    if args.refine_optimizer == "lbfgs":
+        refine_schedule = Schedule(REFINE.lr, REFINE.lr_rampup, REFINE.lr_rampdown, 0.0)
+    refine = partial(project, args.refine_steps, schedule=refine_schedule, optimizer=args.refine_optimizer)
     for arch, spec in (("psp", args.psp), ("e4e", args.e4e)):
         encoder, label = open_encoder(spec, arch, network, network_name)
         encoder.check_generator(generator, label)
@@ -216,8 +242,8 @@ def main() -> None:
         encoder_labels.append(label)
         if args.refine_steps > 0:
             (refined, refined_codes), refine_seconds = timed(partial(refine, encoder.encode), device)
-            rows.append((f"{label} + {args.refine_steps} steps", refined, refine_seconds))
-            codes[f"{label} + {args.refine_steps} steps"] = refined_codes
+            rows.append((f"{label} + {args.refine_steps} {args.refine_optimizer} steps", refined, refine_seconds))
+            codes[f"{label} + {args.refine_steps} {args.refine_optimizer} steps"] = refined_codes
     metric_name = perceptual.name if perceptual is not None else "-"
     print(
         f"\nInversion of {args.num_images} held-out SynthFaces renders"

@@ -202,7 +202,10 @@ def quality_table(args: argparse.Namespace, device: torch.device) -> None:
     rows = []
     longest = max(args.sweep)
     for variant in [{}, *args.variants]:
-        label = ", ".join(f"{key} {value:g}" for key, value in variant.items()) or "NVIDIA's"
+        label = ", ".join(
+            f"{key} {value:g}" if isinstance(value, float) else str(value) for key, value in variant.items()
+        )
+        label = label or "NVIDIA's"
         for steps in sorted(set(args.sweep)):
             if variant and steps == longest:  # variants are there to get close to the baseline in fewer steps
                 continue
@@ -222,15 +225,15 @@ def quality_table(args: argparse.Namespace, device: torch.device) -> None:
     )
 
 
-def parse_variant(text: str) -> dict[str, float]:
-    """`lr=0.3,latent_noise=0` -> Projector keyword arguments."""
-    allowed = {"lr", "lr_rampup", "lr_rampdown", "latent_noise", "latent_noise_ramp"}
-    variant = {}
+def parse_variant(text: str) -> dict[str, float | str]:
+    """`lr=0.3,latent_noise=0` or `optimizer=lbfgs,latent_noise=0` -> Projector keyword arguments."""
+    allowed = {"lr", "lr_rampup", "lr_rampdown", "latent_noise", "latent_noise_ramp", "optimizer"}
+    variant: dict[str, float | str] = {}
     for item in text.split(","):
         key, _, value = item.partition("=")
         if key not in allowed:
             raise argparse.ArgumentTypeError(f"unknown schedule setting {key!r} (use {', '.join(sorted(allowed))})")
-        variant[key] = float(value)
+        variant[key] = value if key == "optimizer" else float(value)
     return variant
 
 

@@ -39,13 +39,20 @@ step projection-generated python benchmarks/bench_projection.py --network synthf
     --quality-steps 1000 --targets generated --generated-spaces w,w+ --sweep ""
 step projection-sweep python benchmarks/bench_projection.py --network synthfaces-64 --skip-timing --num-images 20 \
     --targets heldout --heldout-spaces w+ --sweep 125,250,375,500,1000 --variant lr=0.3,latent_noise=0
+step projection-sweep-lbfgs python benchmarks/bench_projection.py --network synthfaces-64 --skip-timing --num-images 20 \
+    --targets heldout --heldout-spaces w+ --sweep 100,200,300,500,1000 --variant optimizer=lbfgs,latent_noise=0
 step encoders python benchmarks/bench_encoders.py --num-images 100 --projection-steps 1000 --refine-steps 100 \
     --figure docs/encoders_psp_e4e.png
-# The same refinement with NVIDIA's schedule (project's from the mean W), for the README's comparison.
+# The same 100 refinement steps with Adam: REFINE's schedule, then NVIDIA's (project's from the mean W).
+step encoders-refine-adam python benchmarks/bench_encoders.py --num-images 100 --projection-steps 0 --refine-steps 100 \
+    --refine-optimizer adam
 step encoders-refine-nvidia python benchmarks/bench_encoders.py --num-images 100 --projection-steps 0 --refine-steps 100 \
-    --refine-lr 0.1 --refine-lr-rampup 0.05 --refine-lr-rampdown 0.25 --edit-strength 0
-# project --init encoder's schedule was chosen on the first 20 of those targets: the next 100 check it.
+    --refine-optimizer adam --refine-lr 0.1 --refine-lr-rampup 0.05 --refine-lr-rampdown 0.25 --edit-strength 0
+# The baseline by L-BFGS too (as `project --optimizer lbfgs` runs it), paired with the same refinements.
+step encoders-lbfgs-projection python benchmarks/bench_encoders.py --num-images 100 --projection-steps 1000 \
+    --projection-optimizer lbfgs --refine-steps 100
+# REFINE's Adam schedule was chosen on the first 20 of those targets: the next 100 check both optimizers.
 step encoders-next-100 python benchmarks/bench_encoders.py --num-images 100 --skip-images 100 --projection-steps 1000 \
     --refine-steps 100 --edit-strength 0
-step encoders-next-100-150 python benchmarks/bench_encoders.py --num-images 100 --skip-images 100 --projection-steps 0 \
-    --refine-steps 150 --edit-strength 0
+step encoders-next-100-adam python benchmarks/bench_encoders.py --num-images 100 --skip-images 100 --projection-steps 0 \
+    --refine-steps 100 --refine-optimizer adam --edit-strength 0

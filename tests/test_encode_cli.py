@@ -97,32 +97,48 @@ def test_project_init_encoder_starts_from_the_encoders_codes(
     )
 
 
-def test_schedule_defaults_to_refine_from_a_good_start(
+def test_optimizer_and_schedule_defaults_depend_on_the_start(
     tmp_path: Path, tiny_checkpoint: Path, tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """NVIDIA's schedule from the mean W; REFINE (longer lr ramp-up, no latent noise) from an encoder, unless an
-    option says otherwise; the schedule used is recorded with each image's metrics."""
+    """Adam with NVIDIA's schedule from the mean W; L-BFGS from an encoder, and Adam with REFINE's schedule there
+    when asked, with options on top; the optimizer / schedule used is recorded with each image's metrics. Adam's
+    options with L-BFGS are refused in one line."""
     from stylegan_edit.invert import projector as projector_module
 
-    keys = ("lr", "lr_rampup", "lr_rampdown", "latent_noise")
-    seen: list[tuple[float, ...]] = []
+    keys = ("optimizer", "lr", "lr_rampup", "lr_rampdown", "latent_noise")
+    seen: list[tuple[object, ...]] = []
     original = projector_module.Projector.__init__
 
     def spy(self: object, *args: object, **kwargs: object) -> None:
-        seen.append(tuple(float(kwargs[key]) for key in keys))  # type: ignore[arg-type]
+        seen.append(tuple(kwargs[key] for key in keys))
         original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(projector_module.Projector, "__init__", spy)
     photo = _photos(tmp_path / "in", 1)[0]
-    base = [photo, "--network", tiny_checkpoint, "--steps", "1", "--no-progress"]
+    base = [photo, "--network", tiny_checkpoint, "--steps", "2", "--no-progress"]
     from_encoder = ["--init", "encoder", "--encoder", tiny_encoder]
-    runs = ([], from_encoder, [*from_encoder, "--latent-noise", "0.02", "--lr", "0.1", "--lr-rampdown", "0.5"])
+    adam = [*from_encoder, "--optimizer", "adam"]
+    runs = ([], from_encoder, adam, [*adam, "--latent-noise", "0.02", "--lr", "0.1", "--lr-rampdown", "0.5"])
     for extra in runs:
         result = _run(project, *base, *extra, "--outdir", tmp_path / f"out{len(seen)}")
         assert result.exit_code == 0, result.output
-    assert seen == [(0.1, 0.05, 0.25, 0.05), (0.25, 0.2, 0.05, 0.0), (0.1, 0.2, 0.5, 0.02)]
+    assert seen == [
+        ("adam", 0.1, 0.05, 0.25, 0.05),
+        ("lbfgs", 0.25, 0.2, 0.05, 0.0),
+        ("adam", 0.25, 0.2, 0.05, 0.0),
+        ("adam", 0.1, 0.2, 0.5, 0.02),
+    ]
     record = json.loads((tmp_path / "out1" / "photo0" / "metrics.json").read_text())
+    assert record["schedule"] == "lbfgs"
+    record = json.loads((tmp_path / "out2" / "photo0" / "metrics.json").read_text())
     assert record["schedule"] == "lr 0.25, lr_rampup 0.2, lr_rampdown 0.05, latent_noise 0"
+    for extra in (["--lr", "0.1"], ["--optimizer", "lbfgs", "--noise"]):
+        refused = _run(project, *base, *from_encoder, *extra, "--outdir", tmp_path / "refused")
+        assert refused.exit_code == 2 and "only apply to --optimizer adam" in refused.output
+        assert "Traceback" not in refused.output and not (tmp_path / "refused").exists()
+    with_noise = _run(project, *base, *from_encoder, "--noise", "--outdir", tmp_path / "noise")
+    assert with_noise.exit_code == 0, with_noise.output
+    assert seen[-1][0] == "adam"  # --noise alone picks Adam, which optimises the noise maps
 
 
 def test_train_encoder_trains_resumes_and_its_encoder_encodes(tmp_path: Path, tiny_checkpoint: Path) -> None:

@@ -1,5 +1,6 @@
 """Projection of images into a StyleGAN2 generator by optimisation: Image2StyleGAN (arXiv:1904.03189) in W / W+,
-with NVIDIA's schedules, latent noise and noise-map regularisation (stylegan2-ada-pytorch `projector.py`).
+with NVIDIA's schedules, latent noise and noise-map regularisation (stylegan2-ada-pytorch `projector.py`), by Adam
+or, for the latents alone, by a batched L-BFGS (`invert.lbfgs`).
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ from torch import Tensor
 
 from stylegan_edit.generators import Generator
 from stylegan_edit.invert.initial import Init, initial_latents
+from stylegan_edit.invert.lbfgs import BatchedLBFGS
 from stylegan_edit.invert.losses import PerceptualLoss, l1_loss, mse_loss
 from stylegan_edit.invert.noise import initial_noise, noise_regularization, normalize_noise_
 from stylegan_edit.invert.schedule import NVIDIA, latent_noise_scale, learning_rate
 from stylegan_edit.invert.wstats import w_stats
 from stylegan_edit.latents import Latents, LatentSpace
+
+OPTIMIZERS = ("adam", "lbfgs")
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,9 @@ class ProjectionStep:
     """Progress after one optimisation step (all tensors detached copies; losses on CPU).
 
     losses: per-image terms `[N]`: `total` (what was minimised), `mse`, `l1`, `perceptual`, `noise_reg`
-    (those in use). latents and noise are the values after this step's update.
+    (those in use). latents and noise are the values after this step's update. With L-BFGS a step is one
+    evaluation (one forward + backward pass, as an Adam step): latents and losses are each image's best point so
+    far, and lr is the mean step length tried.
     """
 
     step: int
@@ -54,8 +60,12 @@ class Projector:
     """Find latents (and optionally noise maps) whose rendering matches target images.
 
     Every image is optimised independently but in one batch: the loss is a sum of per-image terms, Adam works
-    element-wise, and image i of a batch draws its random numbers from its own stream `seed + seed_offset + i`,
-    so projecting a batch gives the same result as projecting its images one by one.
+    element-wise (L-BFGS keeps a history and line search per image), and image i of a batch draws its random
+    numbers from its own stream `seed + seed_offset + i`, so projecting a batch gives the same result as projecting
+    its images one by one.
+
+    optimizer: `adam` (with the lr schedule and latent noise) or `lbfgs` (`invert.lbfgs`: no lr, no latent noise,
+    latents only; from a close start, such as an encoder's codes, it gets further in the same number of steps).
     """
 
     def __init__(
@@ -77,6 +87,7 @@ class Projector:
         num_w_samples: int = 10000,
         w_stats_seed: int = 123,
         seed: int = 303,
+        optimizer: str = "adam",
     ) -> None:
         self.space = space
         self.num_steps = num_steps
@@ -94,6 +105,7 @@ class Projector:
         self.num_w_samples = num_w_samples
         self.w_stats_seed = w_stats_seed
         self.seed = seed
+        self.optimizer = optimizer
 
     @property
     def loss(self) -> str:
@@ -116,6 +128,12 @@ class Projector:
             )
         if not (self.perceptual_weight or self.mse_weight or self.l1_weight):
             raise ValueError("all loss weights are zero: nothing to optimise")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.optimizer == "lbfgs" and self.optimize_noise:
+            raise ValueError("L-BFGS optimises the latents only (the noise maps' renormalisation breaks it): use adam")
+        if self.optimizer == "lbfgs" and self.latent_noise > 0:
+            raise ValueError("L-BFGS takes no latent noise: set latent_noise to 0 or use adam")
         res = generator.img_resolution
         expected = (generator.config.img_channels, res, res)
         if targets.ndim != 4 or tuple(targets.shape[1:]) != expected:
@@ -137,12 +155,15 @@ class Projector:
         streams = [torch.Generator().manual_seed(self.seed + seed_offset + i) for i in range(num)]
         stats = w_stats(generator, num_samples=self.num_w_samples, seed=self.w_stats_seed)
         latent = initial_latents(generator, targets, init, space, stats.mean, streams).requires_grad_(True)
-        noise = [n.requires_grad_(True) for n in initial_noise(generator, num)] if self.optimize_noise else []
-        optimizer = torch.optim.Adam([latent, *noise], betas=(0.9, 0.999), lr=self.lr)
-        std = generator.z_dim**0.5 if space is LatentSpace.Z else stats.std
         target_features = (
             self.perceptual.target_features(targets) if self.perceptual is not None and self.perceptual_weight else []
         )
+        if self.optimizer == "lbfgs":
+            yield from self._lbfgs_steps(generator, targets, target_features, latent.detach(), space)
+            return
+        noise = [n.requires_grad_(True) for n in initial_noise(generator, num)] if self.optimize_noise else []
+        optimizer = torch.optim.Adam([latent, *noise], betas=(0.9, 0.999), lr=self.lr)
+        std = generator.z_dim**0.5 if space is LatentSpace.Z else stats.std
         for step in range(self.num_steps):
             t = step / self.num_steps
             lr = learning_rate(t, lr=self.lr, rampup=self.lr_rampup, rampdown=self.lr_rampdown)
@@ -174,6 +195,37 @@ class Projector:
                 losses={k: v.detach().cpu() for k, v in terms.items()},
                 latents=Latents(latent.detach().clone(), space),
                 noise=[n.detach().clone() for n in noise],
+            )
+
+    def _lbfgs_steps(
+        self, generator: Generator, targets: Tensor, target_features: list[Tensor], start: Tensor, space: LatentSpace
+    ) -> Iterator[ProjectionStep]:
+        """One evaluation per step; the first evaluates the start (no update), as NVIDIA's first Adam step does."""
+        trial_terms: dict[str, Tensor] = {}
+
+        def objective(latent: Tensor) -> tuple[Tensor, Tensor]:
+            latent = latent.detach().requires_grad_(True)
+            images = generator.synthesis(_to_ws(generator, latent, space), noise_mode="const", fused_modconv=False)
+            terms = self._terms(images, targets, target_features, [])
+            (grad,) = torch.autograd.grad(terms["total"].sum(), [latent])
+            trial_terms.clear()
+            trial_terms.update({k: v.detach() for k, v in terms.items()})
+            return terms["total"].detach(), grad
+
+        best: dict[str, Tensor] = {}
+        history = BatchedLBFGS(history=min(self.num_steps, 100))
+        for step, update in enumerate(history.steps(objective, start, self.num_steps)):
+            if not bool(torch.isfinite(update.f).all()):
+                raise ValueError(f"optimisation diverged (NaN loss) at step {step}")
+            accepted = update.accepted.to(start.device)
+            best = {k: torch.where(accepted, v, best[k]) if best else v for k, v in trial_terms.items()}
+            yield ProjectionStep(
+                step=step,
+                num_steps=self.num_steps,
+                lr=float(update.step_length.mean()),
+                losses={k: v.cpu() for k, v in best.items()},
+                latents=Latents(update.x, space),
+                noise=[],
             )
 
     def _terms(
