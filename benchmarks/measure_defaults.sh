@@ -51,6 +51,9 @@ step encoders-refine-nvidia python benchmarks/bench_encoders.py --num-images 100
 # The baseline by L-BFGS too (as `project --optimizer lbfgs` runs it), paired with the same refinements.
 step encoders-lbfgs-projection python benchmarks/bench_encoders.py --num-images 100 --projection-steps 1000 \
     --projection-optimizer lbfgs --refine-steps 100
+# What the encoder's start is worth to L-BFGS: 100 steps from the mean W against 100 from each encoder.
+step encoders-vs-lbfgs-100 python benchmarks/bench_encoders.py --num-images 100 --projection-steps 100 \
+    --projection-optimizer lbfgs --refine-steps 100 --edit-strength 0
 # REFINE's Adam schedule was chosen on the first 20 of those targets: the next 100 check both optimizers.
 step encoders-next-100 python benchmarks/bench_encoders.py --num-images 100 --skip-images 100 --projection-steps 1000 \
     --refine-steps 100 --edit-strength 0
