@@ -3,7 +3,6 @@ minima, per-image independence within a batch, the evaluation budget, and refusa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +14,7 @@ from stylegan_edit.invert import Projector
 from stylegan_edit.invert.lbfgs import BatchedLBFGS, Objective
 from stylegan_edit.metrics.reconstruction import psnr
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _quadratic(a: Tensor, b: Tensor) -> Objective:
