@@ -200,7 +200,7 @@ class Projector:
     def _lbfgs_steps(
         self, generator: Generator, targets: Tensor, target_features: list[Tensor], start: Tensor, space: LatentSpace
     ) -> Iterator[ProjectionStep]:
-        """One evaluation per step; the first evaluates the start (no update), as NVIDIA's first Adam step does."""
+        """One evaluation per step; the first evaluates the start (Adam's first step evaluates it too, then moves)."""
         trial_terms: dict[str, Tensor] = {}
 
         def objective(latent: Tensor) -> tuple[Tensor, Tensor]:
@@ -213,8 +213,8 @@ class Projector:
             return terms["total"].detach(), grad
 
         best: dict[str, Tensor] = {}
-        history = BatchedLBFGS(history=min(self.num_steps, 100))
-        for step, update in enumerate(history.steps(objective, start, self.num_steps)):
+        lbfgs = BatchedLBFGS(history=min(self.num_steps, 100))
+        for step, update in enumerate(lbfgs.steps(objective, start, self.num_steps)):
             if not bool(torch.isfinite(update.f).all()):
                 raise ValueError(f"optimisation diverged (NaN loss) at step {step}")
             accepted = update.accepted.to(start.device)
