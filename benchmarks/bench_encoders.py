@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from typing import TypeVar
 
@@ -217,7 +217,8 @@ def main() -> None:
         projection = f"projection w+ {args.projection_steps}" + (
             " lbfgs" if args.projection_optimizer == "lbfgs" else ""
         )
-        baseline_schedule = NVIDIA if args.projection_optimizer == "adam" else Schedule(0.1, 0.05, 0.25, 0.0)
+        # L-BFGS takes no latent noise (nor an lr): NVIDIA's schedule without it.
+        baseline_schedule = NVIDIA if args.projection_optimizer == "adam" else replace(NVIDIA, latent_noise=0.0)
         (baseline, baseline_codes), seconds = timed(
             partial(
                 project, args.projection_steps, None, schedule=baseline_schedule, optimizer=args.projection_optimizer
@@ -228,7 +229,7 @@ def main() -> None:
         codes[f"{projection} steps"] = baseline_codes
     refine_schedule = Schedule(args.refine_lr, args.refine_lr_rampup, args.refine_lr_rampdown, args.refine_latent_noise)
     if args.refine_optimizer == "lbfgs":
-        refine_schedule = Schedule(REFINE.lr, REFINE.lr_rampup, REFINE.lr_rampdown, 0.0)
+        refine_schedule = replace(refine_schedule, latent_noise=0.0)
     refine = partial(project, args.refine_steps, schedule=refine_schedule, optimizer=args.refine_optimizer)
     for arch, spec in (("psp", args.psp), ("e4e", args.e4e)):
         encoder, label = open_encoder(spec, arch, network, network_name)

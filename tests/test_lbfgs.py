@@ -13,6 +13,8 @@ from stylegan_edit.generators import Generator
 from stylegan_edit.invert import Projector
 from stylegan_edit.invert.lbfgs import BatchedLBFGS, Objective
 from stylegan_edit.metrics.reconstruction import psnr
+from tests.test_projection import FAST as PROJECTION_FAST
+from tests.test_projection import _targets
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -89,19 +91,13 @@ def test_options_are_checked() -> None:
         next(BatchedLBFGS().steps(_quadratic(*_problem(1, 2)), torch.zeros(1, 2), 0))
 
 
-def _targets(generator: Generator, seeds: list[int]) -> Tensor:
-    z = torch.cat([torch.randn(1, generator.z_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
-    with torch.no_grad():
-        return generator.synthesis(generator.mapping(z, truncation_psi=0.7))
-
-
-FAST: dict[str, Any] = {"num_w_samples": 1000, "mse_weight": 1.0, "perceptual_weight": 0.0, "latent_noise": 0.0}
+FAST: dict[str, Any] = {**PROJECTION_FAST, "latent_noise": 0.0}  # L-BFGS takes none; Adam here neither
 
 
 def test_projector_lbfgs_beats_adam_in_as_many_steps_and_batches_like_single_images(
     tiny_generator: Generator,
 ) -> None:
-    targets = _targets(tiny_generator, [5, 6])
+    _, targets = _targets(tiny_generator, [5, 6])
     lbfgs = Projector(space="w+", num_steps=60, optimizer="lbfgs", **FAST)
     adam = Projector(space="w+", num_steps=60, **FAST)
     batched = lbfgs.project(tiny_generator, targets)
@@ -118,7 +114,7 @@ def test_projector_lbfgs_beats_adam_in_as_many_steps_and_batches_like_single_ima
 
 
 def test_projector_lbfgs_works_in_w_and_refuses_noise(tiny_generator: Generator) -> None:
-    targets = _targets(tiny_generator, [7])
+    _, targets = _targets(tiny_generator, [7])
     progress = list(Projector(space="w", num_steps=4, optimizer="lbfgs", **FAST).steps(tiny_generator, targets))
     assert [p.step for p in progress] == [0, 1, 2, 3] and progress[0].lr == 0.0 and progress[1].lr > 0
     assert progress[-1].latents.tensor.shape == (1, tiny_generator.w_dim)

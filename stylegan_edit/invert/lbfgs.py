@@ -62,8 +62,8 @@ class BatchedLBFGS:
         f, g = _flat(objective, x, shape)
         yield LBFGSStep(0, x.view(shape).clone(), f, f, torch.ones(num, dtype=torch.bool), torch.zeros(num))
         history = _History(num, x.shape[1], self.history, x)
-        first = torch.ones(num, dtype=torch.bool, device=x.device)
-        direction, gtd, step = self._new_direction(history, g, first, first)
+        everyone = torch.ones(num, dtype=torch.bool, device=x.device)
+        direction, gtd, step = self._new_direction(history, g, everyone, first=True)
         for evaluation in range(1, num_evaluations):
             trial = x + step[:, None] * direction
             tried = step.cpu()
@@ -74,18 +74,18 @@ class BatchedLBFGS:
                 x = torch.where(accepted[:, None], trial, x)
                 f = torch.where(accepted, trial_f, f)
                 g = torch.where(accepted[:, None], trial_g, g)
-                new_direction, new_gtd, new_step = self._new_direction(history, g, first & ~accepted, accepted)
+                new_direction, new_gtd, new_step = self._new_direction(history, g, accepted, first=False)
                 direction = torch.where(accepted[:, None], new_direction, direction)
                 gtd = torch.where(accepted, new_gtd, gtd)
                 step = torch.where(accepted, new_step, step)
-                first = first & ~accepted
             step = torch.where(accepted, step, step * self.shrink)
             yield LBFGSStep(evaluation, x.view(shape).clone(), f, trial_f, accepted.cpu(), tried)
 
     def _new_direction(
-        self, history: _History, g: Tensor, first: Tensor, update: Tensor
+        self, history: _History, g: Tensor, update: Tensor, *, first: bool
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """Direction, its slope `g.d` and the initial step length; only the `update` images' are used."""
+        """Direction, its slope `g.d` and the initial step length; only the `update` images' are used. The first
+        iteration (every image at once) and a restart after an uphill direction take the scaled step."""
         direction = -history.inverse_hessian_times(g)
         gtd = (g * direction).sum(1)
         uphill = update & ~(gtd < 0)  # also NaN: fall back to steepest descent and forget that image's pairs
@@ -93,7 +93,7 @@ class BatchedLBFGS:
             history.forget(uphill)
             direction = torch.where(uphill[:, None], -g, direction)
             gtd = torch.where(uphill, -(g * g).sum(1), gtd)
-        restart = first | uphill
+        restart = torch.ones_like(uphill) if first else uphill
         scaled = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0) * self.max_step
         step = torch.where(restart, scaled, torch.full_like(gtd, self.max_step))
         return direction, gtd, step
