@@ -298,17 +298,17 @@ def test_cli_trains_on_a_folder_and_resumes_past_a_corrupt_state(tmp_path: Path)
     assert code != 0 and "must be divisible by the D's mbstd group 3" in output and "Traceback" not in output
     assert load_state(run).state["cur_nimg"] == 32
 
-    # A run turned unstable or collapsed: a lower lr, a stronger R1 and a larger minibatch-stddev group replace the
-    # saved ones, Adam's moments carry over.
-    calming = ["--lr", "0.0005", "--gamma", "2", "--mbstd-group", "8", "--kimg", "0.040"]
+    # A run turned unstable or collapsed: a lower lr, a stronger R1, a larger minibatch-stddev group and a longer EMA
+    # replace the saved ones, Adam's moments carry over.
+    calming = ["--lr", "0.0005", "--gamma", "2", "--mbstd-group", "8", "--ema-kimg", "0.5", "--kimg", "0.040"]
     code, output = run_cli(["--resume", str(run), *calming, "--no-progress", "--device", "cpu"])
     assert code == 0, output
     calmer = load_state(run).state
     options = TrainingOptions.from_json(calmer["options"])
     assert (options.lr, options.gamma, options.batch) == (0.0005, 2.0, 8) and calmer["cur_nimg"] == 40
-    assert options.mbstd_group_size == options.discriminator.mbstd_group_size == 8
+    assert options.mbstd_group_size == options.discriminator.mbstd_group_size == 8 and options.ema_kimg == 0.5
     assert options.replace(mbstd_group_size=4) == TrainingOptions.from_json(bigger["options"]).replace(
-        lr=0.0005, gamma=2.0, total_kimg=0.040
+        lr=0.0005, gamma=2.0, ema_kimg=0.5, total_kimg=0.040
     )
     for key, interval in (("G_opt", options.pl_interval), ("D_opt", options.r1_interval)):
         assert all(math.isclose(g["lr"], 0.0005 * interval / (interval + 1)) for g in calmer[key]["param_groups"])

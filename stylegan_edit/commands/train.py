@@ -19,10 +19,10 @@ from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_d
 DEFAULT_SYNTHFACES_NUM = 50_000  # training.data.DEFAULT_SYNTHFACES_NUM
 CONFIGS = ("synthfaces-64", "tiny")  # stylegan_edit.generators.training.options.PRESETS, without importing torch
 # Options that may change on --resume: they schedule the run or say where things are, and the batch (a run moving to
-# a GPU), lr, gamma and the mbstd group (a run turned unstable or collapsed): see
+# a GPU), lr, gamma, the mbstd group and the EMA half-life (a run turned unstable or collapsed): see
 # generators.training.trainer.RESUMABLE_CHANGES.
 RESUME_CHANGEABLE = {"resume_dir", "data_spec", "kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "workers", "batch"}
-RESUME_CHANGEABLE |= {"lr", "gamma", "mbstd_group"}
+RESUME_CHANGEABLE |= {"lr", "gamma", "mbstd_group", "ema_kimg"}
 RESUME_CHANGEABLE |= {"device", "progress"}
 T = TypeVar("T")
 
@@ -73,6 +73,13 @@ T = TypeVar("T")
     help="Images the discriminator's minibatch-stddev layer compares; larger groups see more of the attribute "
     "mix (it changes no weight, so a resumed run may change it).  [default: the config's, 4]",
 )
+@click.option(
+    "--ema-kimg",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Half-life of the generator EMA in thousands of images (stylegan2-ada: batch * 10 / 32); longer averages "
+    "over a generator that oscillates.  [default: the config's]",
+)
 @click.option("--mirror/--no-mirror", default=False, show_default=True, help="Random horizontal flips of the reals.")
 @click.option(
     "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of weights, data order and noise."
@@ -104,7 +111,7 @@ T = TypeVar("T")
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Continue the run in this folder from its saved state (only --kimg, intervals, --data, --batch, --lr, "
-    "--gamma, --mbstd-group, --device may change).",
+    "--gamma, --mbstd-group, --ema-kimg, --device may change).",
 )
 @click.option(
     "--synthfaces-num",
@@ -177,7 +184,7 @@ def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str,
     from stylegan_edit.generators.training.data import open_dataset
 
     given = {"total_kimg": kw["kimg"], **{k: kw[k] for k in ("grid_kimg", "snapshot_kimg", "state_kimg", "batch")}}
-    given |= {k: kw[k] for k in ("lr", "gamma")} | {"mbstd_group_size": kw["mbstd_group"]}
+    given |= {k: kw[k] for k in ("lr", "gamma", "ema_kimg")} | {"mbstd_group_size": kw["mbstd_group"]}
     changes = {name: value for name, value in given.items() if value is not None}
     common = {"distributed": distributed, "num_workers": kw["workers"]}
     if kw["resume_dir"] is not None:

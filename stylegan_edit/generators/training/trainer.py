@@ -42,10 +42,11 @@ PHASE_G_MAIN, PHASE_G_REG, PHASE_D_MAIN, PHASE_D_REG, PHASE_DATA = range(5)
 # (moving a run to a GPU, say): Adam keeps per-parameter state and the lazy intervals, EMA half-life and data order
 # are defined per step or per image, so the run goes on where it was, with bigger steps; and the learning rate and
 # R1 weight, the two knobs for a run that has turned unstable (Adam's moments carry over, the new lr replaces the
-# saved one in both optimisers); and the discriminator's minibatch-stddev group, for a run whose attribute mix has
-# collapsed (it changes no weight).
+# saved one in both optimisers); the discriminator's minibatch-stddev group, for a run whose attribute mix has
+# collapsed (it changes no weight); and the EMA half-life, which stylegan2-ada scales with the batch (G_ema goes on
+# from its weights with the new decay).
 RESUMABLE_CHANGES: tuple[str, ...] = ("total_kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "batch", "lr", "gamma")
-RESUMABLE_CHANGES += ("mbstd_group_size",)
+RESUMABLE_CHANGES += ("mbstd_group_size", "ema_kimg")
 
 
 @dataclass(frozen=True)
