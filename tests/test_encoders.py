@@ -225,6 +225,29 @@ def test_fine_tuning_starts_from_a_snapshot_and_counts_on(
     assert bare == EncoderTrainingOptions.for_encoder(encoder.config, batch=2)
 
 
+def test_fine_tuning_onto_another_generator_retargets_the_mean_w(
+    tiny_generator: Generator, network: Network, caplog: pytest.LogCaptureFixture
+) -> None:
+    dataset = FixedImages(tiny_generator, 6)
+    options = _options(tiny_generator, "psp", total_steps=2)
+    encoder = EncoderTrainer(options, network, dataset).encoder.eval()
+    other = Network(make_generator(seed=5), network.discriminator)
+    tuned = EncoderTrainer(options, other, dataset)
+    own_w_avg = tuned.encoder.w_avg.clone()
+    assert not torch.allclose(own_w_avg, encoder.w_avg)
+    with caplog.at_level(logging.INFO, logger="stylegan_edit.encoders.trainer"):
+        tuned.start_from(encoder, 0, source="old.safetensors")
+    assert torch.equal(tuned.encoder.w_avg, own_w_avg)  # the new generator's mean W, not the old one's
+    fingerprint = generator_fingerprint(other.generator)
+    assert tuned.encoder.generator_fingerprint == fingerprint != encoder.generator_fingerprint
+    for (key, a), b in zip(encoder.state_dict().items(), tuned.encoder.state_dict().values(), strict=True):
+        assert key == "w_avg" or torch.equal(a, b), key
+    assert "old.safetensors was trained against another generator: retargeted" in caplog.text
+    same = EncoderTrainer(options, network, dataset)
+    same.start_from(encoder, 0)
+    assert torch.equal(same.encoder.w_avg, encoder.w_avg)
+
+
 def test_save_load_round_trip_is_exact(tmp_path: Path, tiny_generator: Generator) -> None:
     images = _images(2)
     for arch in ("psp", "e4e"):

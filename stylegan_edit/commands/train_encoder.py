@@ -63,7 +63,8 @@ SHOWN_LOSSES = ("total", "mse", "perceptual", "delta", "adv", "disc")
     default=None,
     help="Fine-tune an encoder (a file such as a run's snapshot, or a bundled name: psp, e4e) in a new --run-dir: "
     "its weights, training options and step count go on, options given here override its options; the "
-    "optimiser and e4e's latent discriminator start fresh.",
+    "optimiser and e4e's latent discriminator start fresh. An encoder of another --network of the same shape "
+    "is retargeted: it takes this network's mean W.",
 )
 @click.option("--steps", type=click.IntRange(min=1), default=20000, show_default=True, help="Train until this step.")
 @click.option(

@@ -9,6 +9,7 @@ Data-parallel replicas average gradients through the GAN trainer's `Distributed`
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from stylegan_edit.checkpoints import Network, load_strict
-from stylegan_edit.encoders.config import generator_fingerprint
+from stylegan_edit.encoders.config import check_generator, generator_fingerprint
 from stylegan_edit.encoders.encoder import E4EEncoder, StyleEncoder, build_encoder, init_backbone_from_classifier
 from stylegan_edit.encoders.latent_discriminator import (
     LatentDiscriminator,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 ENCODER_STATE_FORMAT = "stylegan-edit/encoder-training-state"
 ENCODER_STATE_KEYS = ("options", "encoder", "encoder_opt", "discriminator", "discriminator_opt", "step", "rng")
 PHASE_SYNTHETIC, PHASE_REAL_CODES = range(2)
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -275,14 +278,21 @@ class EncoderTrainer:
         self._batches = None
 
     def start_from(self, encoder: StyleEncoder, step: int, *, source: str = "the encoder") -> None:
-        """Fine-tune `encoder` (same config): take its weights and mean W and count steps on from `step`, so e4e's
-        schedule and the data order continue where it stopped. The optimisers, and e4e's latent discriminator
-        (encoder files do not keep it), start fresh. Raises `ValueError` for another architecture or generator
-        shape; another generator of the same shape only logs a warning."""
+        """Fine-tune `encoder` (same config): take its weights and count steps on from `step`, so e4e's schedule
+        and the data order continue where it stopped. The optimisers, and e4e's latent discriminator (encoder files
+        do not keep it), start fresh. Raises `ValueError` for another architecture or generator shape.
+
+        An encoder trained against another generator of the same shape (e.g. the model before a retraining, or the
+        photo model for its toon fine-tune) is retargeted: it keeps its weights but takes this generator's mean W
+        (the base its codes are offsets from) and fingerprint, so its snapshots belong to this generator."""
         if encoder.config != self.options.encoder:
             raise ValueError(f"{source} has another architecture than the training options ({encoder.config})")
-        encoder.check_generator(self.generator, source)
+        check_generator(encoder.config, self.generator, source)
+        fingerprint, w_avg = self.encoder.generator_fingerprint, self.encoder.w_avg.clone()
         load_strict(self.encoder, encoder.state_dict(), source)
+        if encoder.generator_fingerprint != fingerprint:
+            self.encoder.bind(self.generator, w_avg)
+            logger.info("%s was trained against another generator: retargeted to this one's mean W", source)
         self.distributed.broadcast_(self.encoder)
         self.step_index = step
         self._batches = None
