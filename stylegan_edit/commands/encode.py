@@ -10,8 +10,8 @@ from stylegan_edit.commands.common import ensure_outdir, friendly_errors, pick_d
 
 ENCODER_HELP = (
     "Encoder: psp or e4e (the one shipped for --network), or an encoder checkpoint from `train-encoder`. "
-    "e4e is trained to keep its codes editable (near W), pSp only to reconstruct; on the bundled model the two "
-    "reconstruct equally well (README)."
+    "e4e is trained to keep its codes editable (near W), pSp only to reconstruct; on the bundled model pSp "
+    "reconstructs 1 dB better alone, and the two alike after refinement (README)."
 )
 PERCEPTUAL_HELP = (
     "Perceptual distance reported in the metrics (chosen as `project --loss` chooses it): auto (LPIPS-VGG if its "

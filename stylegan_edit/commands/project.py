@@ -63,7 +63,7 @@ LOSS_HELP = (
     type=click.Choice(["adam", "lbfgs"]),
     default=None,
     help="adam (the lr schedule and latent noise above) or lbfgs (a batched L-BFGS over the latents: no lr, no "
-    "latent noise, no --noise; from an encoder 100 steps get 0.35-0.46 dB further than Adam's, README).  [default: "
+    "latent noise, no --noise; from an encoder 100 steps get 0.5 dB further than Adam's, README).  [default: "
     "adam from the mean W or with --noise; lbfgs from an encoder or a latents file]",
 )
 @click.option("--loss", default="auto", show_default=True, help=LOSS_HELP)
@@ -73,7 +73,7 @@ LOSS_HELP = (
     default="mean",
     show_default=True,
     help="Starting point: mean (NVIDIA's mean W), encoder (--encoder's codes, refined: 100 L-BFGS steps come within "
-    "0.2 dB of 1000 NVIDIA steps from the mean on SynthFaces, README), or a latents file (.safetensors / "
+    "0.1 dB of 1000 NVIDIA steps from the mean on SynthFaces, README), or a latents file (.safetensors / "
     "projected_w.npz).",
 )
 @click.option(

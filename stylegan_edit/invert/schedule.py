@@ -24,8 +24,9 @@ class Schedule:
 NVIDIA = Schedule(lr=0.1, lr_rampup=0.05, lr_rampdown=0.25, latent_noise=0.05)
 # From an encoder's codes Adam's first steps (about lr per coordinate, whatever the gradient) throw a good start
 # away: a long ramp-up keeps them small, a short ramp-down leaves the higher lr for longer. Chosen on 20 held-out
-# renders (pSp + 100 steps: 29.47 dB with NVIDIA's lr / ramps, 29.92 with these) and checked on 100 others (README,
-# Encoders). It moves codes further from W than NVIDIA's does: a little less editability for the fidelity.
+# renders of the 920-kimg default model (pSp + 100 steps: 29.47 dB with NVIDIA's lr / ramps, 29.92 with these),
+# checked on 100 others (README, Encoders). It moves codes further from W than NVIDIA's does: a little less
+# editability for the fidelity.
 REFINE = Schedule(lr=0.25, lr_rampup=0.2, lr_rampdown=0.05, latent_noise=0.0)
 
 
