@@ -18,10 +18,10 @@ import torch
 from stylegan_edit.bundled import resolve_network
 from stylegan_edit.checkpoints import load_generator
 from stylegan_edit.data.factors import ATTRIBUTES
-from stylegan_edit.editors import LinearEdit
 from stylegan_edit.editors.direction import bundled_directions, load_direction
 from stylegan_edit.editors.sampling import attribute_scorer
 from stylegan_edit.latents import Latents, LatentSpace
+from stylegan_edit.metrics.fidelity import edit_scores
 
 
 def main() -> None:
@@ -38,21 +38,20 @@ def main() -> None:
     score = attribute_scorer(ATTRIBUTES)
     torch.manual_seed(0)
     with torch.no_grad():
-        z = torch.randn(args.num, generator.z_dim)
-        w = Latents(generator.mapping(z, truncation_psi=args.psi)[:, 0], LatentSpace.W)
-        before = score(generator.synthesis(w.to_w_plus(generator.num_ws).tensor, noise_mode="const"))
-        print(f"Bundled directions on {args.num} faces of {args.network} (psi {args.psi}), strength {args.strength:+g}")
-        print("| direction | SVM accuracy | share positive before | after | logit change |")
-        print("| --- | ---: | ---: | ---: | ---: |")
-        for column, name in enumerate(ATTRIBUTES):
-            direction = load_direction(bundled_directions()[name], generator=generator)
-            edited = LinearEdit(direction, args.strength)(w, num_ws=generator.num_ws).to_w_plus(generator.num_ws)
-            after = score(generator.synthesis(edited.tensor, noise_mode="const"))
-            share_before = float((before[:, column] > 0).float().mean())
-            share_after = float((after[:, column] > 0).float().mean())
-            change = float((after[:, column] - before[:, column]).mean())
-            accuracy = direction.statistics.get("accuracy", float("nan"))
-            print(f"| {name} | {accuracy:.3f} | {share_before:.2f} | {share_after:.2f} | {change:+.2f} |")
+        w = Latents(
+            generator.mapping(torch.randn(args.num, generator.z_dim), truncation_psi=args.psi)[:, 0], LatentSpace.W
+        )
+    print(f"Bundled directions on {args.num} faces of {args.network} (psi {args.psi}), strength {args.strength:+g}")
+    print("| direction | SVM accuracy | share positive before | after | logit change |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for column, name in enumerate(ATTRIBUTES):
+        direction = load_direction(bundled_directions()[name], generator=generator)
+        before, after = edit_scores(generator, score, w, direction, [0.0, args.strength])[:, :, column]
+        accuracy = direction.statistics.get("accuracy", float("nan"))
+        print(
+            f"| {name} | {accuracy:.3f} | {float((before > 0).float().mean()):.2f} | "
+            f"{float((after > 0).float().mean()):.2f} | {float((after - before).mean()):+.2f} |"
+        )
 
 
 if __name__ == "__main__":
