@@ -17,13 +17,12 @@ import argparse
 import torch
 from torch import Tensor
 
-from stylegan_edit.allocator import tune_allocator_if_asked
-from stylegan_edit.bundled import resolve_network
-from stylegan_edit.checkpoints import load_generator
+from stylegan_edit.assets import resolve_network
+from stylegan_edit.classifiers.attributes import AttributeClassifier, load_classifier
 from stylegan_edit.data.factors import ATTRIBUTES
 from stylegan_edit.editors import blend_layers
+from stylegan_edit.formats.native import load_generator
 from stylegan_edit.generators import Generator
-from stylegan_edit.metrics.classifier import AttributeClassifier, load_classifier
 
 
 def labels_and_toon(
@@ -51,7 +50,6 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
     args = parser.parse_args()
-    tune_allocator_if_asked()  # STYLEGAN_EDIT_TUNE_MALLOC=1, as for the CLI
     if args.threads:
         torch.set_num_threads(args.threads)
     model_a = load_generator(resolve_network(args.a)).eval()

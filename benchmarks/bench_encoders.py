@@ -30,20 +30,19 @@ from editability import load_bundled_directions, measure_editability, print_edit
 from heldout import attribute_agreement, held_out_faces, open_network
 from torch import Tensor
 
-from stylegan_edit.allocator import tune_allocator_if_asked
-from stylegan_edit.checkpoints import Network
 from stylegan_edit.editors import LinearEdit
 from stylegan_edit.editors.direction import Direction
 from stylegan_edit.editors.sampling import attribute_scorer
 from stylegan_edit.encoders import StyleEncoder, encoder_for, load_encoder
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import Generator, Network
 from stylegan_edit.images import make_grid, save_pil
-from stylegan_edit.invert import Projector, auto_perceptual_loss
+from stylegan_edit.invert import Projector
 from stylegan_edit.invert.initial import Init
-from stylegan_edit.invert.losses import PerceptualLoss
 from stylegan_edit.invert.schedule import NVIDIA, REFINE, Schedule
 from stylegan_edit.latents import Latents, LatentSpace
-from stylegan_edit.metrics.reconstruction import reconstruction_metrics
+from stylegan_edit.perceptual import auto_perceptual_loss
+from stylegan_edit.perceptual.losses import PerceptualLoss
+from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
 
 T = TypeVar("T")
 
@@ -199,7 +198,6 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
     args = parser.parse_args()
-    tune_allocator_if_asked()  # STYLEGAN_EDIT_TUNE_MALLOC=1, as for the CLI
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -15,11 +15,11 @@ import argparse
 
 import torch
 
-from stylegan_edit.bundled import resolve_network
-from stylegan_edit.checkpoints import load_generator
+from stylegan_edit.assets import bundled, resolve_network
 from stylegan_edit.data.factors import ATTRIBUTES
-from stylegan_edit.editors.direction import bundled_directions, load_direction
+from stylegan_edit.editors.direction import load_direction
 from stylegan_edit.editors.sampling import attribute_scorer
+from stylegan_edit.formats.native import load_generator
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.metrics.fidelity import edit_scores
 
@@ -45,7 +45,7 @@ def main() -> None:
     print("| direction | SVM accuracy | share positive before | after | logit change |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for column, name in enumerate(ATTRIBUTES):
-        direction = load_direction(bundled_directions()[name], generator=generator)
+        direction = load_direction(bundled("direction")[name], generator=generator)
         before, after = edit_scores(generator, score, w, direction, [0.0, args.strength])[:, :, column]
         accuracy = direction.statistics.get("accuracy", float("nan"))
         print(

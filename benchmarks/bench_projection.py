@@ -25,12 +25,12 @@ import torch
 from heldout import attribute_agreement, held_out_faces, open_network, random_network_of, random_synthfaces_network
 from torch import Tensor
 
-from stylegan_edit.allocator import tune_allocator, tune_allocator_if_asked
-from stylegan_edit.checkpoints import Network
-from stylegan_edit.generators import DiscriminatorConfig, Generator, GeneratorConfig
-from stylegan_edit.invert import Projector, auto_perceptual_loss
-from stylegan_edit.invert.losses import PerceptualLoss
-from stylegan_edit.metrics.reconstruction import reconstruction_metrics
+from stylegan_edit.generators import DiscriminatorConfig, Generator, GeneratorConfig, Network
+from stylegan_edit.generators.sampling import z_from_seeds
+from stylegan_edit.invert import Projector
+from stylegan_edit.perceptual import auto_perceptual_loss
+from stylegan_edit.perceptual.losses import PerceptualLoss
+from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
 
 
 def random_network(resolution: int, device: torch.device) -> Network:
@@ -45,7 +45,7 @@ def random_network(resolution: int, device: torch.device) -> Network:
 def known_targets(generator: Generator, num: int, psi: float) -> Tensor:
     """Images rendered (const noise) from the latents of seeds 1000, 1001, ... (NVIDIA's seed -> z)."""
     with torch.no_grad():
-        z = torch.cat([generator.z_from_seed(1000 + i) for i in range(num)])
+        z = z_from_seeds(generator, range(1000, 1000 + num))
         return generator.synthesis(generator.mapping(z, truncation_psi=psi), noise_mode="const")
 
 
@@ -78,34 +78,23 @@ def seconds_per_step(
 
 
 def timing_table(args: argparse.Namespace, device: torch.device) -> None:
-    """Per size: one image at a time and batched, first with glibc's default allocator, then tuned as the CLI does."""
-    allocators = ["default", "tuned"] if args.allocator == "both" else [args.allocator]
-    results: dict[tuple[str, int], tuple[float, float, float, float]] = {}
-    for allocator in allocators:
-        if allocator == "tuned" and not tune_allocator():
-            print("allocator tuning is not available here (glibc only)")
-        for size in args.sizes:
-            network = open_network(args.network, device)[0] if args.network else random_network(size, device)
-            perceptual = network_loss(network, args.loss)
-            single = seconds_per_step(network.generator, perceptual, 1, args.timing_steps, device)
-            batched = seconds_per_step(network.generator, perceptual, args.batch, args.timing_steps, device)
-            resolution = network.generator.img_resolution
-            results[allocator, resolution] = (*single, batched[0] / args.batch, batched[1] / args.batch)
-            if args.network:
-                break
+    """Per size: one image at a time and batched."""
+    results: dict[int, tuple[float, float, float, float]] = {}
+    for size in args.sizes:
+        network = open_network(args.network, device)[0] if args.network else random_network(size, device)
+        perceptual = network_loss(network, args.loss)
+        single = seconds_per_step(network.generator, perceptual, 1, args.timing_steps, device)
+        batched = seconds_per_step(network.generator, perceptual, args.batch, args.timing_steps, device)
+        results[network.generator.img_resolution] = (*single, batched[0] / args.batch, batched[1] / args.batch)
+        if args.network:
+            break
     print(f"\nTime per projection step per image (w+, {args.loss} loss, {device}, {torch.get_num_threads()} threads)")
-    print(f"Speed-up: against batch 1 with the {allocators[0]} allocator (the baseline) of the same size.")
-    print(
-        f"| size | allocator | batch 1 wall | batch {args.batch} wall | speed-up | batch 1 CPU "
-        f"| batch {args.batch} CPU |"
-    )
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-    for (allocator, resolution), (single, single_cpu, batched, batched_cpu) in sorted(
-        results.items(), key=lambda item: (item[0][1], allocators.index(item[0][0]))
-    ):
-        base = results[allocators[0], resolution][0]
+    print("Speed-up: batched against batch 1 (the baseline) of the same size.")
+    print(f"| size | batch 1 wall | batch {args.batch} wall | speed-up | batch 1 CPU | batch {args.batch} CPU |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    for resolution, (single, single_cpu, batched, batched_cpu) in sorted(results.items()):
         print(
-            f"| {resolution} | {allocator} | {single:.3f} s | {batched:.3f} s | {base / min(single, batched):.2f}x "
+            f"| {resolution} | {single:.3f} s | {batched:.3f} s | {single / batched:.2f}x "
             f"| {single_cpu:.3f} s | {batched_cpu:.3f} s |"
         )
 
@@ -243,13 +232,6 @@ def main() -> None:
     parser.add_argument("--sizes", default="64,256,1024", help="Resolutions timed (random networks only).")
     parser.add_argument("--batch", type=int, default=4, help="Batch size compared with one image at a time.")
     parser.add_argument("--timing-steps", type=int, default=3, help="Timed steps per measurement.")
-    parser.add_argument(
-        "--allocator",
-        choices=["default", "tuned", "both"],
-        default="both",
-        help="glibc's default allocator, the tuned one (stylegan_edit.allocator; not at 1024 px: the heap grows "
-        "without bound), or both (default first).",
-    )
     parser.add_argument("--loss", choices=["auto", "mse"], default="auto", help="auto: LPIPS or its fallback.")
     parser.add_argument("--num-images", type=int, default=8, help="Images in the quality table.")
     parser.add_argument(
@@ -292,7 +274,6 @@ def main() -> None:
     if not args.skip_timing:
         timing_table(args, device)
     if not args.skip_quality:
-        tune_allocator_if_asked()  # STYLEGAN_EDIT_TUNE_MALLOC=1 (after the timing table: its baseline is untuned)
         quality_table(args, device)
 
 

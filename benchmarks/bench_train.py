@@ -18,7 +18,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from stylegan_edit.generators import DiscriminatorConfig, GeneratorConfig
-from stylegan_edit.generators.training import Trainer, TrainingOptions, preset
+from stylegan_edit.training import Trainer, TrainingOptions, preset
 
 
 class RandomImages(Dataset[Tensor]):

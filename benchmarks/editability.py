@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from stylegan_edit.editors.direction import Direction, bundled_directions, load_direction
+from stylegan_edit.assets import bundled
+from stylegan_edit.editors.direction import Direction, load_direction
 from stylegan_edit.editors.sampling import sample_z
 from stylegan_edit.generators import Generator
 from stylegan_edit.latents import Latents, LatentSpace
@@ -49,7 +50,7 @@ def layer_spread(latents: Latents) -> float:
 
 def load_bundled_directions(generator: Generator) -> list[Direction]:
     """The named direction library shipped with the package (InterFaceGAN, W), checked against `generator`."""
-    return [load_direction(path, generator=generator) for path in bundled_directions().values()]
+    return [load_direction(path, generator=generator) for path in bundled("direction").values()]
 
 
 def measure_editability(

@@ -13,15 +13,14 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from stylegan_edit.checkpoints import Network
-from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
-from stylegan_edit.generators.training.options import synthfaces_64
+from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Network
+from stylegan_edit.training.options import synthfaces_64
 
 
 def open_network(spec: str | None, device: torch.device) -> tuple[Network, str]:
     """The named checkpoint; without one the bundled synthfaces-64, else a random network of its architecture."""
-    from stylegan_edit.bundled import DEFAULT_NETWORK, resolve_network
-    from stylegan_edit.checkpoints import load_network
+    from stylegan_edit.assets import DEFAULT_NETWORK, resolve_network
+    from stylegan_edit.formats.native import load_network
 
     try:
         return load_network(resolve_network(spec), device=device), spec or DEFAULT_NETWORK
@@ -52,8 +51,8 @@ def random_network_of(g_config: GeneratorConfig, d_config: DiscriminatorConfig, 
 def held_out_faces(num: int, resolution: int, *, skip: int = 0) -> tuple[Tensor, Tensor]:
     """`num` held-out photo renders `[N, 3, R, R]` in [-1, 1] and their binary labels `[N, 7]` (ATTRIBUTES order),
     after the first `skip` of them (another set, e.g. to check settings chosen on the first ones)."""
+    from stylegan_edit.classifiers.train import HELD_OUT_SEED_OFFSET
     from stylegan_edit.data import SynthFaces
-    from stylegan_edit.metrics.classifier_train import HELD_OUT_SEED_OFFSET
 
     faces = SynthFaces(skip + num, size=resolution, style="photo", seed_offset=HELD_OUT_SEED_OFFSET)
     items = [faces[i] for i in range(skip, skip + num)]
@@ -68,7 +67,7 @@ def attribute_agreement(device: torch.device) -> Callable[[Tensor, Tensor], floa
     from stylegan_edit.data.factors import ATTRIBUTES
 
     try:
-        from stylegan_edit.metrics.classifier import load_classifier
+        from stylegan_edit.classifiers.attributes import load_classifier
 
         classifier = load_classifier(device=device)
     except (ImportError, ValueError):

@@ -23,11 +23,11 @@ from torch import Tensor
 
 from stylegan_edit.encoders import StyleEncoder, load_encoder
 from stylegan_edit.generators import Generator
-from stylegan_edit.invert import auto_perceptual_loss
-from stylegan_edit.invert.losses import PerceptualLoss
+from stylegan_edit.generators.wstats import w_stats
 from stylegan_edit.invert.schedule import REFINE, latent_noise_scale, learning_rate
-from stylegan_edit.invert.wstats import w_stats
-from stylegan_edit.metrics.reconstruction import reconstruction_metrics
+from stylegan_edit.perceptual import auto_perceptual_loss
+from stylegan_edit.perceptual.losses import PerceptualLoss
+from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
 
 DEFAULTS = {
     "lr": REFINE.lr,

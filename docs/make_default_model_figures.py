@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from stylegan_edit.bundled import resolve_network
-from stylegan_edit.checkpoints import load_generator
+from stylegan_edit.assets import resolve_network
 from stylegan_edit.editors.blend import blend_layers
+from stylegan_edit.formats.native import load_generator
 from stylegan_edit.generators.sampling import generate_from_seeds, z_from_seeds
 from stylegan_edit.images import make_grid, save_pil, to_pil
 

@@ -14,10 +14,10 @@ _EXPORTS = {
     "Latents": "stylegan_edit.latents",
     "LatentSpace": "stylegan_edit.latents",
     "load_latents": "stylegan_edit.latents",
-    "Network": "stylegan_edit.checkpoints",
-    "load_network": "stylegan_edit.checkpoints",
-    "load_generator": "stylegan_edit.checkpoints",
-    "save_network": "stylegan_edit.checkpoints",
+    "Network": "stylegan_edit.formats.native",
+    "load_network": "stylegan_edit.formats.native",
+    "load_generator": "stylegan_edit.formats.native",
+    "save_network": "stylegan_edit.formats.native",
     "Generator": "stylegan_edit.generators",
     "GeneratorConfig": "stylegan_edit.generators",
     "Discriminator": "stylegan_edit.generators",
@@ -39,8 +39,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from stylegan_edit.checkpoints import Network, load_generator, load_network, save_network
-    from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+    from stylegan_edit.formats.native import load_generator, load_network, save_network
+    from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Network
     from stylegan_edit.latents import Latents, LatentSpace, load_latents
 
 

@@ -10,7 +10,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
-from stylegan_edit.atomic import atomic_path
+from stylegan_edit.files import atomic_path
 
 MIN_IMAGE_SIDE = 8
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from stylegan_edit.atomic import atomic_path
+from stylegan_edit.files import CheckpointError, atomic_path, read_safetensors, write_safetensors
 
 LATENTS_FORMAT = "stylegan-edit/latents"
 LATENTS_FORMAT_VERSION = 1
@@ -69,12 +69,9 @@ class Latents:
 
     def save(self, path: str | Path, *, metadata: dict[str, str] | None = None) -> None:
         """Write a native latents file (`.safetensors`, atomically)."""
-        from safetensors.torch import save_file
-
         meta = {"format": LATENTS_FORMAT, "format_version": str(LATENTS_FORMAT_VERSION), "space": self.space.value}
         meta.update(metadata or {})
-        with atomic_path(path) as tmp:
-            save_file({"latents": self.tensor.detach().cpu().contiguous().float()}, str(tmp), metadata=meta)
+        write_safetensors(path, {"latents": self.tensor.float()}, meta)
 
     def save_npz(self, path: str | Path, num_ws: int | None = None) -> None:
         """Write NVIDIA's `projected_w.npz` (`w: [N, num_ws, w_dim]` float32)."""
@@ -85,6 +82,22 @@ class Latents:
         tensor = self.tensor if num_ws is None else self.to_w_plus(num_ws).tensor
         with atomic_path(path, suffix=".npz") as tmp:
             np.savez(tmp, w=tensor.detach().cpu().numpy().astype(np.float32))
+
+
+def seed_z(seed: int, z_dim: int, num: int = 1) -> Tensor:
+    """`z [num, z_dim]` float32 on the CPU by NVIDIA's seed -> z rule: `np.random.RandomState(seed).randn(num, z_dim)`.
+
+    NVIDIA's generate.py draws one code per seed (`num=1`); its projector draws the 10,000 codes of its W
+    statistics from one seed. Every z this package draws from a seed comes from here.
+    """
+    if num < 1:
+        raise ValueError(f"the number of samples must be positive, got {num}")
+    return torch.from_numpy(np.random.RandomState(seed).randn(num, z_dim)).to(torch.float32)
+
+
+def seeds_z(seeds: Sequence[int], z_dim: int) -> Tensor:
+    """`z [len(seeds), z_dim]`: row i is `seed_z(seeds[i], z_dim)` (generate.py's one code per seed)."""
+    return torch.cat([seed_z(seed, z_dim) for seed in seeds])
 
 
 def load_latents(path: str | Path) -> tuple[Latents, dict[str, str]]:
@@ -99,20 +112,10 @@ def load_latents(path: str | Path) -> tuple[Latents, dict[str, str]]:
         raise ValueError(f"cannot read latents file {path}: {exc.strerror}") from None
     if head[:2] == b"PK":
         return _load_npz(path), {}
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = dict(handle.metadata() or {})
-            if meta.get("format") != LATENTS_FORMAT:
-                raise ValueError(f"{path} is not a stylegan-edit latents file (format {meta.get('format')!r})")
-            tensor = handle.get_tensor("latents")
-    except (OSError, json.JSONDecodeError, RuntimeError) as exc:
-        raise ValueError(f"{path} is not a readable latents file: {exc}") from None
-    except Exception as exc:  # safetensors raises its own SafetensorError
-        if type(exc).__name__ == "SafetensorError":
-            raise ValueError(f"{path} is not a readable latents file: {exc}") from None
-        raise
+    tensors, meta = read_safetensors(path, what="stylegan-edit latents file", format=LATENTS_FORMAT)
+    if "latents" not in tensors or "space" not in meta:
+        raise CheckpointError(f"{path} is a latents file without its 'latents' tensor or 'space'")
+    tensor = tensors["latents"]
     return Latents(tensor, LatentSpace(meta["space"])), meta
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylegan_edit.checkpoints import save_network
+from stylegan_edit.formats.native import save_network
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 TINY = GeneratorConfig(img_resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channel_base=256, channel_max=32)

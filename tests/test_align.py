@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from stylegan_edit.commands.align import align
+from stylegan_edit.cli.align import align
 from stylegan_edit.invert.align import align_face, detect_faces, landmarks_model_path
 
 

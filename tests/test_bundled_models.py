@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylegan_edit.bundled import ASSETS, resolve_network
-from stylegan_edit.checkpoints import load_network
+from stylegan_edit.assets import ASSETS, bundled, resolve_network
 from stylegan_edit.data.factors import ATTRIBUTES
 from stylegan_edit.editors import LinearEdit
-from stylegan_edit.editors.direction import bundled_directions, load_direction
+from stylegan_edit.editors.direction import load_direction
 from stylegan_edit.editors.sampling import attribute_scorer
-from stylegan_edit.generators.training.options import TrainingOptions, synthfaces_64
+from stylegan_edit.formats.native import load_network
 from stylegan_edit.latents import Latents, LatentSpace
+from stylegan_edit.training.options import TrainingOptions, synthfaces_64
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +46,13 @@ def test_every_attribute_has_a_bundled_direction_that_moves_it(network) -> None:
     SVMs reach 0.84 / 0.85 / 0.89 on the 2% extremes: W does not separate yaw linearly (linear separability H 0.52,
     README), and the yaw direction moves yaw by only 0.34 logits per unit (`metrics edit-fidelity`)."""
     generator = network.generator
-    assert sorted(bundled_directions()) == sorted(ATTRIBUTES)
+    assert sorted(bundled("direction")) == sorted(ATTRIBUTES)
     score = attribute_scorer(ATTRIBUTES)
     torch.manual_seed(0)
     with torch.no_grad():
         w = Latents(generator.mapping(torch.randn(24, generator.z_dim), truncation_psi=0.7)[:, 0], LatentSpace.W)
         for column, name in enumerate(ATTRIBUTES):
-            direction = load_direction(bundled_directions()[name], generator=generator)
+            direction = load_direction(bundled("direction")[name], generator=generator)
             assert direction.method == "interfacegan" and abs(float(direction.vector.norm()) - 1) < 1e-5
             before = score(generator.synthesis(w.to_w_plus(generator.num_ws).tensor, noise_mode="const"))
             edited = LinearEdit(direction, 2.0)(w, num_ws=generator.num_ws).to_w_plus(generator.num_ws)
@@ -67,12 +67,12 @@ def test_every_attribute_has_a_bundled_direction_that_moves_it(network) -> None:
 def test_bundled_encoders_invert_held_out_faces(network, arch: str) -> None:  # type: ignore[no-untyped-def]
     """The shipped encoders belong to the default model and reconstruct faces none of them trained on: PSNR well
     above an untrained encoder's (about 15 dB) and the classifier reads the targets' attributes back."""
+    from stylegan_edit.classifiers.attributes import load_classifier
+    from stylegan_edit.classifiers.train import HELD_OUT_SEED_OFFSET
     from stylegan_edit.data import SynthFaces
     from stylegan_edit.encoders import load_encoder
     from stylegan_edit.encoders.config import generator_fingerprint
-    from stylegan_edit.metrics.classifier import load_classifier
-    from stylegan_edit.metrics.classifier_train import HELD_OUT_SEED_OFFSET
-    from stylegan_edit.metrics.reconstruction import psnr
+    from stylegan_edit.perceptual.reconstruction import psnr
 
     generator = network.generator
     encoder = load_encoder(arch)

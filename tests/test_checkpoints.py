@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan_edit.checkpoints import CheckpointError, load_network, save_network
+from stylegan_edit.files import CheckpointError
+from stylegan_edit.formats.native import load_network, save_network
 from stylegan_edit.generators import Discriminator, Generator, GeneratorConfig
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
 

@@ -12,13 +12,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
 
-from stylegan_edit.checkpoints import CheckpointError, Network
-from stylegan_edit.commands.classifier import train_classifier
-from stylegan_edit.data.factors import ATTRIBUTES
-from stylegan_edit.editors.sampling import attribute_scorer
-from stylegan_edit.generators import Generator
-from stylegan_edit.invert import losses as losses_module
-from stylegan_edit.metrics.classifier import (
+from stylegan_edit.classifiers.attributes import (
     BUNDLED_CLASSIFIER,
     STYLE_HEAD,
     AttributeClassifier,
@@ -27,7 +21,13 @@ from stylegan_edit.metrics.classifier import (
     read_classifier,
     save_classifier,
 )
-from stylegan_edit.metrics.classifier_train import augment, evaluate_classifier, render_faces, to_float
+from stylegan_edit.classifiers.train import augment, evaluate_classifier, render_faces, to_float
+from stylegan_edit.cli.classifier import train_classifier
+from stylegan_edit.data.factors import ATTRIBUTES
+from stylegan_edit.editors.sampling import attribute_scorer
+from stylegan_edit.files import CheckpointError
+from stylegan_edit.generators import Generator, Network
+from stylegan_edit.perceptual import losses as losses_module
 
 SMALL = ClassifierConfig(resolution=32, channels=(4, 8, 8), embedding_dim=6)
 needs_bundled = pytest.mark.skipif(not BUNDLED_CLASSIFIER.is_file(), reason="bundled classifier not installed")

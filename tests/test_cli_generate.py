@@ -9,8 +9,8 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from stylegan_edit.checkpoints import load_generator
 from stylegan_edit.cli import cli
+from stylegan_edit.formats.native import load_generator
 
 
 def test_generate_writes_nvidia_style_pngs(tmp_path: Path, tiny_checkpoint: Path) -> None:

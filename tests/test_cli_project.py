@@ -14,8 +14,8 @@ import torch
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from stylegan_edit.commands.project import project
-from stylegan_edit.handoff import find_last_latents
+from stylegan_edit.cli.handoff import find_last_latents
+from stylegan_edit.cli.project import project
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
 
 
@@ -154,10 +154,10 @@ def test_bad_inputs_fail_with_one_line_and_leave_nothing(tmp_path: Path, tiny_ch
 
 
 def test_default_network_missing_from_the_installation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("stylegan_edit.bundled.ASSETS", tmp_path / "no-assets")  # an install without the model
+    monkeypatch.setattr("stylegan_edit.assets.ASSETS", tmp_path / "no-assets")  # an install without the model
     _photo().save(tmp_path / "a.png")
     result = _run("a.png")
-    assert result.exit_code == 1 and "not in this installation yet" in result.output
+    assert result.exit_code == 1 and "not in this installation" in result.output
     assert "Traceback" not in result.output
 
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from stylegan_edit.checkpoints import load_network, save_network
-from stylegan_edit.commands.convert import convert
+from stylegan_edit.cli.convert import convert
+from stylegan_edit.formats.native import load_network, save_network
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, GeneratorConfig
 from tests.conftest import make_generator, randomize_
 from tests.nvidia_pickle_writer import write_nvidia_pickle

@@ -11,13 +11,12 @@ import math
 import pytest
 import torch
 
-from stylegan_edit.checkpoints import Network
 from stylegan_edit.encoders import EncoderConfig, EncoderTrainer, EncoderTrainingOptions
-from stylegan_edit.generators import Discriminator, Generator
-from stylegan_edit.generators.training import Trainer, preset
-from stylegan_edit.generators.training.distributed import Distributed
+from stylegan_edit.generators import Discriminator, Generator, Network
 from stylegan_edit.invert import Projector
-from stylegan_edit.metrics.reconstruction import psnr
+from stylegan_edit.perceptual.reconstruction import psnr
+from stylegan_edit.training import Trainer, preset
+from stylegan_edit.training.distributed import Distributed
 from tests.conftest import TINY_ENCODER
 from tests.test_projection import FAST
 from tests.test_training import SmoothImages

@@ -12,12 +12,12 @@ import torch
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from stylegan_edit.checkpoints import load_generator, save_network
-from stylegan_edit.commands.blend import blend, interpolate
-from stylegan_edit.commands.directions import directions
-from stylegan_edit.commands.edit import apply
+from stylegan_edit.cli.blend import blend, interpolate
+from stylegan_edit.cli.directions import directions
+from stylegan_edit.cli.edit import apply
+from stylegan_edit.cli.handoff import record_latents
 from stylegan_edit.editors import Direction, LinearEdit, load_direction, sample_latents
-from stylegan_edit.handoff import record_latents
+from stylegan_edit.formats.native import load_generator, save_network
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
 from tests.conftest import TINY, make_generator
 
@@ -139,10 +139,10 @@ def test_apply_bad_input(
     Latents(torch.randn(1, TINY.w_dim), LatentSpace.W).save(latents_path)
     base = ["--latents", latents_path, "--network", tiny_checkpoint, "--outdir", tmp_path / "o", "--strength", "1"]
     one_line_error(run(apply, [*base, "--direction", "age"]), "found for another generator: w_dim 128 vs 16")
-    monkeypatch.setattr("stylegan_edit.editors.direction.BUNDLED_DIRECTIONS_DIR", tmp_path / "none-installed")
-    one_line_error(run(apply, [*base, "--direction", "age"]), "unknown direction 'age' (known: none are bundled")
+    monkeypatch.setattr("stylegan_edit.assets.ASSETS", tmp_path / "none-installed")
+    one_line_error(run(apply, [*base, "--direction", "age"]), "unknown direction 'age' (known: none)")
     listed = run(directions, ["list", "--dir", tmp_path / "none-here"])
-    assert listed.exit_code == 0 and "no bundled directions in this installation yet" in listed.output
+    assert listed.exit_code == 0 and "no bundled directions in this installation" in listed.output
     other = tmp_path / "other.safetensors"
     Direction(torch.ones(8) / 8**0.5, LatentSpace.W, "other", "sefa").save(other)
     one_line_error(run(apply, [*base, "--direction", other]), "found for another generator: w_dim 8 vs 16")

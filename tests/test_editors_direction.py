@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from stylegan_edit.editors import Direction, GeneratorSignature, LinearEdit, load_direction, resolve_direction
-from stylegan_edit.editors.direction import bundled_directions
+from stylegan_edit.assets import bundled, resolve
+from stylegan_edit.cli.handoff import HANDOFF_PATH, find_last_latents, record_latents
+from stylegan_edit.editors import Direction, GeneratorSignature, LinearEdit, load_direction
 from stylegan_edit.generators import Generator
-from stylegan_edit.handoff import HANDOFF_PATH, find_last_latents, record_latents
 from stylegan_edit.latents import Latents, LatentSpace
 from tests.conftest import TINY
 
@@ -66,15 +66,15 @@ def test_bad_direction_files_and_names(tmp_path: Path, monkeypatch: pytest.Monke
     junk.write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="not a readable direction file"):
         load_direction(junk)
-    assert resolve_direction("age", search_dirs=()) == bundled_directions()["age"]
-    monkeypatch.setattr("stylegan_edit.editors.direction.BUNDLED_DIRECTIONS_DIR", tmp_path / "none-installed")
-    with pytest.raises(ValueError, match=r"unknown direction 'age' \(known: none are bundled"):
-        resolve_direction("age", search_dirs=())
+    assert resolve("direction", "age") == bundled("direction")["age"]
+    monkeypatch.setattr("stylegan_edit.assets.ASSETS", tmp_path / "none-installed")
+    with pytest.raises(ValueError, match=r"unknown direction 'age' \(known: none\)"):
+        resolve("direction", "age")
     (tmp_path / "mine").mkdir()
     Direction(unit(16), LatentSpace.W, "mine", "sefa").save(tmp_path / "mine" / "sefa3.safetensors")
-    assert resolve_direction("sefa3", search_dirs=[tmp_path / "mine"]) == tmp_path / "mine" / "sefa3.safetensors"
+    assert resolve("direction", "sefa3", search_dirs=[tmp_path / "mine"]) == tmp_path / "mine" / "sefa3.safetensors"
     with pytest.raises(ValueError, match=r"unknown direction 'sefa4' \(known: .*sefa3"):
-        resolve_direction("sefa4", search_dirs=[tmp_path / "mine"])
+        resolve("direction", "sefa4", search_dirs=[tmp_path / "mine"])
 
 
 def test_strength_zero_is_the_identity() -> None:

@@ -11,12 +11,12 @@ import torch
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from stylegan_edit.commands.encode import encode
-from stylegan_edit.commands.project import project
-from stylegan_edit.commands.train_encoder import train_encoder
+from stylegan_edit.cli.encode import encode
+from stylegan_edit.cli.handoff import find_last_latents
+from stylegan_edit.cli.project import project
+from stylegan_edit.cli.train_encoder import train_encoder
 from stylegan_edit.encoders import encoder_for, read_encoder, save_encoder
 from stylegan_edit.generators import Generator, GeneratorConfig
-from stylegan_edit.handoff import find_last_latents
 from stylegan_edit.latents import LatentSpace, load_latents
 from tests.conftest import TINY, TINY_ENCODER, make_generator
 
@@ -243,7 +243,9 @@ def test_bad_inputs_fail_with_one_line(
                 (data / f"{i}.jpg").write_bytes(b"\xff\xd8 truncated")
         elif case == "train-no-classifier":
             _photos(data, 2)
-            monkeypatch.setattr("stylegan_edit.metrics.classifier.BUNDLED_CLASSIFIER", tmp_path / "none.safetensors")
+            monkeypatch.setattr(
+                "stylegan_edit.classifiers.attributes.BUNDLED_CLASSIFIER", tmp_path / "none.safetensors"
+            )
         if case == "train-psp-delta":
             _photos(data, 2)
         arch = [] if case == "train-no-arch" else ["--arch", "psp" if case == "train-psp-delta" else "e4e"]
@@ -275,7 +277,7 @@ def test_train_encoder_takes_the_papers_loss_weights(tmp_path: Path, tiny_checkp
 def test_encoder_of_a_retrained_generator_is_used_with_a_warning(
     tmp_path: Path, tiny_encoder: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from stylegan_edit.checkpoints import save_network
+    from stylegan_edit.formats.native import save_network
 
     other = tmp_path / "other.safetensors"
     save_network(other, make_generator(seed=9))
@@ -288,12 +290,12 @@ def test_encoder_of_a_retrained_generator_is_used_with_a_warning(
 def test_train_encoder_starts_the_backbone_from_the_classifier(
     tmp_path: Path, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stylegan_edit.metrics.classifier import AttributeClassifier, ClassifierConfig, save_classifier
+    from stylegan_edit.classifiers.attributes import AttributeClassifier, ClassifierConfig, save_classifier
 
     torch.manual_seed(0)
     path = tmp_path / "classifier.safetensors"
     save_classifier(path, AttributeClassifier(ClassifierConfig(resolution=16, channels=(8, 8, 16, 16, 16))))
-    monkeypatch.setattr("stylegan_edit.metrics.classifier.BUNDLED_CLASSIFIER", path)
+    monkeypatch.setattr("stylegan_edit.classifiers.attributes.BUNDLED_CLASSIFIER", path)
     _photos(tmp_path / "data", 2)
     args = ["--arch", "psp", "--backbone-init", "classifier", "--data", "data", "--run-dir", "run", "--steps", "1"]
     result = _run(

@@ -13,7 +13,6 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from stylegan_edit.checkpoints import CheckpointError, Network, save_network
 from stylegan_edit.encoders import (
     E4EEncoder,
     EncoderConfig,
@@ -30,8 +29,10 @@ from stylegan_edit.encoders import (
 from stylegan_edit.encoders.encoder import classifier_backbone_settings, init_backbone_from_classifier
 from stylegan_edit.encoders.loop import write_snapshot
 from stylegan_edit.encoders.trainer import ENCODER_STATE_FORMAT, ENCODER_STATE_KEYS
-from stylegan_edit.generators import Discriminator, Generator, GeneratorConfig
-from stylegan_edit.generators.training import load_state, save_state
+from stylegan_edit.files import CheckpointError
+from stylegan_edit.formats.native import save_network
+from stylegan_edit.generators import Discriminator, Generator, GeneratorConfig, Network
+from stylegan_edit.training import load_state, save_state
 from tests.conftest import TINY, TINY_ENCODER, make_generator
 
 pytestmark = pytest.mark.usefixtures("isolated")
@@ -273,7 +274,7 @@ def test_save_load_round_trip_is_exact(tmp_path: Path, tiny_generator: Generator
 def test_unreadable_and_foreign_encoder_files_fail_clearly(
     tmp_path: Path, tiny_generator: Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("stylegan_edit.bundled.ASSETS", tmp_path / "no-assets")  # as before the encoders ship
+    monkeypatch.setattr("stylegan_edit.assets.ASSETS", tmp_path / "no-assets")  # as before the encoders ship
     encoder = encoder_for(tiny_generator, "psp", num_w_samples=500, **TINY_ENCODER)
     path = tmp_path / "psp.safetensors"
     save_encoder(path, encoder)
@@ -292,9 +293,9 @@ def test_unreadable_and_foreign_encoder_files_fail_clearly(
     with pytest.raises(CheckpointError, match="is a generator checkpoint, not an encoder"):
         read_encoder(tmp_path / "network.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="not a stylegan-edit encoder file"):
+    with pytest.raises(CheckpointError, match="not a readable stylegan-edit encoder"):
         read_encoder(tmp_path / "junk.safetensors")
-    with pytest.raises(ValueError, match="bundled encoder 'psp-synthfaces-64' is not in this installation yet"):
+    with pytest.raises(ValueError, match="bundled encoder 'psp-synthfaces-64' is not in this installation"):
         load_encoder("psp")
     with pytest.raises(ValueError, match="no e4e encoder ships for the network other"):
         load_encoder("e4e", network="other")
@@ -320,7 +321,7 @@ def test_mismatched_generator_is_refused_naming_the_field(
 
 
 def test_classifier_backbone_starts_from_the_classifier(tiny_generator: Generator, network: Network) -> None:
-    from stylegan_edit.metrics.classifier import AttributeClassifier, ClassifierConfig
+    from stylegan_edit.classifiers.attributes import AttributeClassifier, ClassifierConfig
 
     torch.manual_seed(0)
     classifier = AttributeClassifier(ClassifierConfig(resolution=16, channels=(8, 8, 16, 16, 16))).eval()
@@ -383,9 +384,9 @@ def test_latent_discriminator_learns_w_codes_from_others(tiny_generator: Generat
 DDP_WORKER = """
 import hashlib, sys, torch
 torch.set_num_threads(1)
-from stylegan_edit.checkpoints import Network
+from stylegan_edit.generators import Network
 from stylegan_edit.encoders import EncoderConfig, EncoderTrainer, EncoderTrainingOptions
-from stylegan_edit.generators.training import setup_distributed, shutdown_distributed
+from stylegan_edit.training import setup_distributed, shutdown_distributed
 from tests.conftest import make_generator
 from tests.conftest import TINY_ENCODER
 from tests.test_encoders import FixedImages

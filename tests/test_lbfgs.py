@@ -12,7 +12,7 @@ from torch import Tensor
 from stylegan_edit.generators import Generator
 from stylegan_edit.invert import Projector
 from stylegan_edit.invert.lbfgs import BatchedLBFGS, Objective
-from stylegan_edit.metrics.reconstruction import psnr
+from stylegan_edit.perceptual.reconstruction import psnr
 from tests.test_projection import FAST as PROJECTION_FAST
 from tests.test_projection import _targets
 
@@ -105,12 +105,15 @@ def test_projector_lbfgs_beats_adam_in_as_many_steps_and_batches_like_single_ima
     assert batched.loss_history.shape == (60, 2) and batched.noise == []
     assert bool((batched.loss_history[1:] <= batched.loss_history[:-1]).all())  # the best point so far
     assert bool((psnr(batched.images, targets) > psnr(by_adam.images, targets)).all())
+    # Batched and one at a time agree exactly in exact arithmetic (the float64 quadratics above); in float32 a batch
+    # of two and of one round differently and L-BFGS's curvature pairs amplify that over the steps (measured on a
+    # 2-core CPU: 5e-5 after 10 steps, 0.03-0.05 after 40-60), so the comparison runs the first 12 steps.
+    short = Projector(space="w+", num_steps=12, optimizer="lbfgs", **FAST)
+    together = short.project(tiny_generator, targets)
     for i in range(2):
-        single = lbfgs.project(tiny_generator, targets[i : i + 1], seed_offset=i)
-        # Exactly equal in exact arithmetic (the float64 quadratics above); float32 convolutions round differently
-        # in a batch of two and of one, and the curvature pairs carry that along.
-        assert torch.allclose(batched.latents.tensor[i], single.latents.tensor[0], atol=3e-2)
-        assert torch.allclose(batched.images[i], single.images[0], atol=3e-2)
+        single = short.project(tiny_generator, targets[i : i + 1], seed_offset=i)
+        assert torch.allclose(together.latents.tensor[i], single.latents.tensor[0], atol=3e-3)
+        assert torch.allclose(together.images[i], single.images[0], atol=3e-3)
 
 
 def test_projector_lbfgs_works_in_w_and_refuses_noise(tiny_generator: Generator) -> None:

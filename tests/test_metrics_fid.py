@@ -9,11 +9,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from stylegan_edit.checkpoints import save_network
-from stylegan_edit.commands.metrics import metrics
+from stylegan_edit.classifiers.attributes import save_classifier
+from stylegan_edit.cli.metrics import metrics
 from stylegan_edit.data import write_dataset
+from stylegan_edit.formats.native import save_network
 from stylegan_edit.generators import Generator
-from stylegan_edit.metrics.classifier import save_classifier
 from stylegan_edit.metrics.fid import Classified, FeatureStats, compare, frechet_distance
 from tests.test_classifier import small_classifier
 

@@ -12,11 +12,11 @@ import torch
 from click.testing import CliRunner
 from torch import Tensor, nn
 
-from stylegan_edit.checkpoints import load_generator
-from stylegan_edit.commands.metrics import metrics
+from stylegan_edit.classifiers.attributes import save_classifier
+from stylegan_edit.cli.metrics import metrics
 from stylegan_edit.editors import Direction, GeneratorSignature
+from stylegan_edit.formats.native import load_generator
 from stylegan_edit.latents import Latents, LatentSpace
-from stylegan_edit.metrics.classifier import save_classifier
 from stylegan_edit.metrics.fidelity import (
     conditional_variants,
     edit_scores,

@@ -10,11 +10,11 @@ import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
-from stylegan_edit.commands.metrics import metrics
+from stylegan_edit.classifiers.attributes import save_classifier
+from stylegan_edit.cli.metrics import metrics
 from stylegan_edit.generators import Generator
-from stylegan_edit.invert.losses import FeatureLoss
-from stylegan_edit.metrics.classifier import save_classifier
 from stylegan_edit.metrics.ppl import perceptual_path_length, slerp
+from stylegan_edit.perceptual.losses import FeatureLoss
 from tests.conftest import make_generator
 from tests.test_classifier import small_classifier
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from stylegan_edit.checkpoints import load_strict
+from stylegan_edit.files import load_strict
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 DATA = Path(__file__).parent / "data"

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 import torch
 
-from stylegan_edit.checkpoints import CheckpointError, load_network
+from stylegan_edit.files import CheckpointError
+from stylegan_edit.formats.foreign import infer_channel_schedule
+from stylegan_edit.formats.native import load_network
+from stylegan_edit.formats.nvidia_pickle import AllowListUnpickler, read_nvidia_pickle
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
-from stylegan_edit.generators.foreign import infer_channel_schedule
-from stylegan_edit.generators.nvidia_pickle import AllowListUnpickler, read_nvidia_pickle
 from tests.conftest import TINY, make_generator, randomize_
 from tests.nvidia_pickle_writer import (
     UNRELATED_SOURCE,

@@ -12,21 +12,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from stylegan_edit.checkpoints import Network
-from stylegan_edit.generators import Generator
-from stylegan_edit.invert import (
-    Projector,
-    auto_perceptual_loss,
-    perceptual_loss,
-    register_feature_extractor,
-    w_stats,
-    wstats,
-)
-from stylegan_edit.invert import losses as losses_module
+from stylegan_edit.generators import Generator, Network, wstats
+from stylegan_edit.generators.wstats import w_stats
+from stylegan_edit.invert import Projector
 from stylegan_edit.invert.noise import noise_regularization
 from stylegan_edit.invert.schedule import latent_noise_scale, learning_rate
 from stylegan_edit.latents import Latents, LatentSpace
-from stylegan_edit.metrics.reconstruction import psnr, reconstruction_metrics, ssim
+from stylegan_edit.perceptual import auto_perceptual_loss, perceptual_loss, register_feature_extractor
+from stylegan_edit.perceptual import losses as losses_module
+from stylegan_edit.perceptual.reconstruction import psnr, reconstruction_metrics, ssim
 
 FAST = {"num_w_samples": 1000, "mse_weight": 1.0, "perceptual_weight": 0.0}
 
@@ -181,7 +175,7 @@ def test_perceptual_fallback_needs_no_download(
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _no_download)
     network = Network(tiny_generator, tiny_discriminator)  # type: ignore[arg-type]
-    logger = logging.getLogger("stylegan_edit.invert.losses")
+    logger = logging.getLogger("stylegan_edit.perceptual.losses")
     records: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = records.append  # type: ignore[method-assign]

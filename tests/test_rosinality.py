@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import torch
 
-from stylegan_edit.checkpoints import CheckpointError, Network, load_network
-from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
-from stylegan_edit.generators.rosinality import read_rosinality, to_rosinality, write_rosinality
+from stylegan_edit.files import CheckpointError
+from stylegan_edit.formats.native import load_network
+from stylegan_edit.formats.rosinality import read_rosinality, to_rosinality, write_rosinality
+from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Network
 from tests import rosinality_reference as reference
 from tests.conftest import TINY, make_generator, randomize_
 

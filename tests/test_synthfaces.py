@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from stylegan_edit.commands.dataset import dataset
+from stylegan_edit.cli.dataset import dataset
 from stylegan_edit.data import (
     ATTRIBUTES,
     FaceFactors,

@@ -17,10 +17,10 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from stylegan_edit.checkpoints import Network, load_network, save_network
-from stylegan_edit.commands.train import CONFIGS, DEFAULT_SYNTHFACES_NUM, train
-from stylegan_edit.generators import Generator
-from stylegan_edit.generators.training import (
+from stylegan_edit.cli.train import CONFIGS, DEFAULT_SYNTHFACES_NUM, train
+from stylegan_edit.formats.native import load_network, save_network
+from stylegan_edit.generators import Generator, Network
+from stylegan_edit.training import (
     PRESETS,
     ImageFolder,
     StepBatches,
@@ -84,7 +84,7 @@ def state_tensors(trainer: Trainer) -> dict[str, Tensor]:
 
 
 def test_presets_match_cli_choices_and_round_trip() -> None:
-    from stylegan_edit.generators.training import data
+    from stylegan_edit.training import data
 
     assert set(CONFIGS) == set(PRESETS) and DEFAULT_SYNTHFACES_NUM == data.DEFAULT_SYNTHFACES_NUM
     options = preset("synthfaces-64")
@@ -192,7 +192,7 @@ DDP_WORKER = """
 import hashlib, sys, torch
 torch.set_num_threads(1)
 from torch.utils.data import Dataset
-from stylegan_edit.generators.training import Trainer, preset, setup_distributed, shutdown_distributed
+from stylegan_edit.training import Trainer, preset, setup_distributed, shutdown_distributed
 
 class Noise(Dataset):
     def __len__(self):

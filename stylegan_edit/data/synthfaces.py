@@ -17,9 +17,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from stylegan_edit.atomic import atomic_path
 from stylegan_edit.data.factors import ATTRIBUTES, FaceFactors, sample_factors
 from stylegan_edit.data.render import STYLES, Style, check_size, render_face
+from stylegan_edit.files import atomic_path
 from stylegan_edit.images import from_pil, save_pil
 
 LABELS_FILE = "labels.json"

@@ -4,9 +4,7 @@ from stylegan_edit.editors.blend import blend_layers, check_same_architecture, i
 from stylegan_edit.editors.direction import (
     Direction,
     GeneratorSignature,
-    bundled_directions,
     load_direction,
-    resolve_direction,
 )
 from stylegan_edit.editors.edit import LinearEdit
 from stylegan_edit.editors.ganspace import GANSpace
@@ -23,13 +21,11 @@ __all__ = [
     "ScoredSamples",
     "SeFa",
     "blend_layers",
-    "bundled_directions",
     "check_same_architecture",
     "conditional_direction",
     "interpolate_models",
     "load_direction",
     "load_scores",
-    "resolve_direction",
     "sample_and_score",
     "sample_latents",
     "style_layers",

@@ -6,7 +6,6 @@ hyperparameters, layers, statistics, and the generator's config plus a fingerpri
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -17,16 +16,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from stylegan_edit.atomic import atomic_path
-from stylegan_edit.bundled import ASSETS
+from stylegan_edit.assets import resolve
+from stylegan_edit.files import CheckpointError, read_safetensors, write_safetensors
 from stylegan_edit.generators import Generator, GeneratorConfig
+from stylegan_edit.generators.fingerprint import fingerprint
 from stylegan_edit.latents import LatentSpace
 
 logger = logging.getLogger(__name__)
 
 DIRECTION_FORMAT = "stylegan-edit/direction"
 DIRECTION_FORMAT_VERSION = 1
-BUNDLED_DIRECTIONS_DIR = ASSETS / "directions"
 LOCAL_DIRECTIONS_DIR = Path("directions")
 
 
@@ -39,20 +38,7 @@ class GeneratorSignature:
 
     @classmethod
     def of(cls, generator: Generator) -> GeneratorSignature:
-        return cls(generator.config, mapping_fingerprint(generator))
-
-
-def mapping_fingerprint(generator: Generator) -> str:
-    """16 hex digits of SHA-256 over the mapping network's tensors (float32, sorted by name).
-
-    Two generators share W exactly when their mapping networks agree, so this names "the same W space";
-    a fine-tuned model that kept its mapping (a toon model, a blend) keeps the fingerprint.
-    """
-    digest = hashlib.sha256()
-    for key, value in sorted(generator.mapping.state_dict().items()):
-        digest.update(key.encode())
-        digest.update(value.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
+        return cls(generator.config, fingerprint(generator.mapping))
 
 
 @dataclass(frozen=True, eq=False)
@@ -120,13 +106,11 @@ class Direction:
             raise ValueError(f"{what} was found for another generator: {', '.join(mismatches)} (direction vs model)")
         if self.layers and max(self.layers) >= generator.num_ws:
             raise ValueError(f"{what} edits layer {max(self.layers)}, but the generator has {generator.num_ws} layers")
-        if self.generator is not None and self.generator.fingerprint != mapping_fingerprint(generator):
+        if self.generator is not None and self.generator.fingerprint != fingerprint(generator.mapping):
             logger.warning("%s was found for a generator with another mapping network; edits may not transfer", what)
 
     def save(self, path: str | Path) -> None:
         """Write the direction as one `.safetensors` file, atomically."""
-        from safetensors.torch import save_file
-
         meta = {
             "format": DIRECTION_FORMAT,
             "format_version": str(DIRECTION_FORMAT_VERSION),
@@ -140,28 +124,25 @@ class Direction:
         if self.generator is not None:
             meta["generator_config"] = self.generator.config.to_json()
             meta["generator_fingerprint"] = self.generator.fingerprint
-        with atomic_path(path) as tmp:
-            save_file({"vector": self.vector.contiguous()}, str(tmp), metadata=meta)
+        write_safetensors(path, {"vector": self.vector}, meta)
 
 
-def load_direction(path: str | Path, *, generator: Generator | None = None) -> Direction:
-    """Read a direction file; with `generator`, also check that the direction fits it (see `check_generator`)."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such direction file")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = dict(handle.metadata() or {})
-            vector = handle.get_tensor("vector") if "vector" in handle.keys() else None  # noqa: SIM118
-    except Exception as exc:  # safetensors raises SafetensorError, OSError or RuntimeError
-        raise ValueError(f"{path} is not a readable direction file ({exc})") from None
-    if meta.get("format") != DIRECTION_FORMAT or vector is None:
-        raise ValueError(f"{path} is not a stylegan-edit direction file (format {meta.get('format')!r})")
-    version = int(meta.get("format_version", "0"))
-    if version != DIRECTION_FORMAT_VERSION:
-        raise ValueError(f"{path} has direction format version {version}; this stylegan-edit reads version 1")
+def load_direction(
+    spec: str | Path,
+    *,
+    generator: Generator | None = None,
+    search_dirs: Sequence[str | Path] = (LOCAL_DIRECTIONS_DIR,),
+) -> Direction:
+    """A direction by `spec`: a bundled direction's name (`age`), a file path, or a name in `search_dirs`
+    (`./directions`, where `directions fit` writes). With `generator`, also check that the direction fits it
+    (see `Direction.check_generator`)."""
+    path = resolve("direction", spec, search_dirs=search_dirs)
+    tensors, meta = read_safetensors(
+        path, what="direction file", format=DIRECTION_FORMAT, version=DIRECTION_FORMAT_VERSION
+    )
+    if "vector" not in tensors:
+        raise CheckpointError(f"{path} is a direction file without its 'vector' tensor")
+    vector = tensors["vector"]
     try:
         layers = json.loads(meta.get("layers", "null"))
         signature = None
@@ -183,32 +164,3 @@ def load_direction(path: str | Path, *, generator: Generator | None = None) -> D
     if generator is not None:
         direction.check_generator(generator, source=path)
     return direction
-
-
-def bundled_directions() -> dict[str, Path]:
-    """Named directions shipped with the package (`assets/directions/<name>.safetensors`), by name."""
-    if not BUNDLED_DIRECTIONS_DIR.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(BUNDLED_DIRECTIONS_DIR.glob("*.safetensors"))}
-
-
-def resolve_direction(spec: str | Path, *, search_dirs: Sequence[str | Path] = (LOCAL_DIRECTIONS_DIR,)) -> Path:
-    """A direction file for `spec`: an existing file, a bundled direction's name, or a name in `search_dirs`.
-
-    `search_dirs` defaults to `./directions`, where `directions fit` writes, so `--direction sefa0` finds
-    `./directions/sefa0.safetensors`; bundled names come first.
-    """
-    path = Path(spec)
-    if path.is_file():
-        return path
-    known = dict(bundled_directions())
-    for folder in search_dirs:
-        if Path(folder).is_dir():
-            for file in sorted(Path(folder).glob("*.safetensors")):
-                known.setdefault(file.stem, file)
-    if str(spec) in known:
-        return known[str(spec)]
-    if path.suffix == ".safetensors" or len(path.parts) > 1:
-        raise ValueError(f"{path}: no such direction file")
-    names = ", ".join(known) if known else "none are bundled in this installation yet"
-    raise ValueError(f"unknown direction {str(spec)!r} (known: {names}); or pass a direction file")

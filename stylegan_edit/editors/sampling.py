@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.generators import Generator
-from stylegan_edit.latents import Latents, LatentSpace
+from stylegan_edit.latents import Latents, LatentSpace, seed_z
 
 Scorer = Callable[[Tensor], Tensor]
 
@@ -32,10 +32,7 @@ class ScoredSamples:
 
 def sample_z(generator: Generator, num: int, *, seed: int = 0) -> Tensor:
     """`z [num, z_dim]` from `RandomState(seed)`, float32 on the generator's device."""
-    if num < 1:
-        raise ValueError(f"the number of samples must be positive, got {num}")
-    z = np.random.RandomState(seed).randn(num, generator.z_dim)
-    return torch.from_numpy(z).to(device=generator.device, dtype=torch.float32)
+    return seed_z(seed, generator.z_dim, num).to(generator.device)
 
 
 @torch.no_grad()
@@ -161,7 +158,7 @@ def attribute_scorer(attributes: Sequence[str], *, device: torch.device | str = 
     attributes: names among the classifier's heads (the seven SynthFaces attributes and `toon`, the style).
     Raises a one-line `ValueError` for an unknown name or when the classifier is not installed.
     """
-    from stylegan_edit.metrics.classifier import BUNDLED_CLASSIFIER, load_classifier
+    from stylegan_edit.classifiers.attributes import BUNDLED_CLASSIFIER, load_classifier
 
     if not BUNDLED_CLASSIFIER.is_file():
         raise ValueError(

@@ -114,7 +114,7 @@ class ClassifierBackbone(Backbone):
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
-        from stylegan_edit.metrics.classifier import AttributeClassifier, ClassifierConfig
+        from stylegan_edit.classifiers.attributes import AttributeClassifier, ClassifierConfig
 
         widths = (config.stem_channels, *config.stage_channels)
         classifier = AttributeClassifier(ClassifierConfig(resolution=config.input_resolution, channels=widths))

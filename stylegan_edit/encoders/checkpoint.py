@@ -8,10 +8,10 @@ from pathlib import Path
 
 import torch
 
-from stylegan_edit.atomic import atomic_path
-from stylegan_edit.checkpoints import NETWORK_FORMAT, CheckpointError, load_strict, sniff_format
 from stylegan_edit.encoders.config import EncoderConfig
 from stylegan_edit.encoders.encoder import StyleEncoder, build_encoder
+from stylegan_edit.files import CheckpointError, check_format, load_strict, read_safetensors, write_safetensors
+from stylegan_edit.formats.native import NETWORK_FORMAT
 
 ENCODER_FORMAT = "stylegan-edit/encoder"
 ENCODER_FORMAT_VERSION = 1
@@ -29,8 +29,6 @@ def save_encoder(
 
     metadata: extra strings to keep (training data, steps, the network's name); reserved keys are refused.
     """
-    from safetensors.torch import save_file
-
     clash = sorted(set(metadata or {}) & set(RESERVED_KEYS))
     if clash:
         raise ValueError(f"metadata keys {', '.join(clash)} are reserved")
@@ -41,51 +39,21 @@ def save_encoder(
         "generator_fingerprint": encoder.generator_fingerprint,
         **(metadata or {}),
     }
-    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in encoder.state_dict().items()}
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+    write_safetensors(path, encoder.state_dict(), meta, dtype=dtype)
 
 
 def read_encoder_metadata(path: str | Path) -> dict[str, str]:
     """The metadata of an encoder file (checked to be one), without reading its tensors."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if sniff_format(path) != "native":
-        raise CheckpointError(f"{path} is not a stylegan-edit encoder file (expected a .safetensors encoder)")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = dict(handle.metadata() or {})
-    except Exception as exc:  # safetensors raises SafetensorError, OSError or RuntimeError
-        raise CheckpointError(f"{path} is truncated or corrupt ({exc})") from None
-    kind = meta.get("format")
-    if kind == NETWORK_FORMAT:
-        raise CheckpointError(f"{path} is a generator checkpoint, not an encoder (pass it with --network)")
-    if kind != ENCODER_FORMAT:
-        raise CheckpointError(f"{path} is a safetensors file but not a stylegan-edit encoder (format {kind!r})")
-    version = int(meta.get("format_version", "0"))
-    if version != ENCODER_FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has encoder format version {version}; this stylegan-edit reads version {ENCODER_FORMAT_VERSION}"
-        )
-    return meta
+    return _read(path, tensors=False)[1]
 
 
 def read_encoder(path: str | Path, *, device: torch.device | str = "cpu") -> StyleEncoder:
     """Load an encoder file (float32, eval mode, no gradients); its extra metadata lands in `encoder.metadata`."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    meta = read_encoder_metadata(path)
+    tensors, meta = _read(path, tensors=True)
     try:
         config = EncoderConfig.from_json(meta["encoder_config"])
     except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path} has an invalid encoder config in its metadata: {exc}") from None
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 (not a dict)
-    except Exception as exc:
-        raise CheckpointError(f"{path} is truncated or corrupt ({exc})") from None
     encoder = build_encoder(config)
     load_strict(encoder, tensors, path)
     encoder.generator_fingerprint = meta.get("generator_fingerprint", "")
@@ -93,11 +61,19 @@ def read_encoder(path: str | Path, *, device: torch.device | str = "cpu") -> Sty
     return encoder.to(device).eval().requires_grad_(False)
 
 
+def _read(path: str | Path, *, tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    found, meta = read_safetensors(path, what="stylegan-edit encoder", tensors=tensors)
+    if meta.get("format") == NETWORK_FORMAT:
+        raise CheckpointError(f"{path} is a generator checkpoint, not an encoder (pass it with --network)")
+    check_format(path, meta, format=ENCODER_FORMAT, version=ENCODER_FORMAT_VERSION, what="stylegan-edit encoder")
+    return found, meta
+
+
 def load_encoder(
     spec: str | Path, *, network: str | Path | None = None, device: torch.device | str = "cpu"
 ) -> StyleEncoder:
     """An encoder by `spec`: `psp` / `e4e` (bundled for the bundled `network`, default model when None), a
     bundled encoder's name (`psp-synthfaces-64`), or a path. Raises `ValueError` with one line otherwise."""
-    from stylegan_edit.bundled import resolve_encoder
+    from stylegan_edit.assets import resolve_encoder
 
     return read_encoder(resolve_encoder(spec, network), device=device)

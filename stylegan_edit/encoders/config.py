@@ -7,14 +7,12 @@ groups, which read the matching feature-pyramid level.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Literal
 
-import torch
-
+from stylegan_edit.files import JsonConfig
 from stylegan_edit.generators import Generator
-from stylegan_edit.generators.config import _JsonConfig
+from stylegan_edit.generators.fingerprint import fingerprint
 
 Arch = Literal["psp", "e4e"]
 ARCHS: tuple[Arch, ...] = ("psp", "e4e")
@@ -31,7 +29,7 @@ def _power_of_two(value: int) -> bool:
 
 
 @dataclass(frozen=True)
-class EncoderConfig(_JsonConfig):
+class EncoderConfig(JsonConfig):
     """Architecture of a pSp / e4e encoder for one generator shape.
 
     img_resolution, img_channels, num_ws, w_dim: the generator's. input_resolution: the side images are resized
@@ -99,15 +97,8 @@ class EncoderConfig(_JsonConfig):
 
 
 def generator_fingerprint(generator: Generator) -> str:
-    """A short hex digest of the generator's config and tensors rounded to float16.
-
-    Rounding first makes a float32 checkpoint and its float16 shipped copy share a fingerprint.
-    """
-    digest = hashlib.sha256(generator.config.to_json().encode())
-    for name, tensor in sorted(generator.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().to("cpu", torch.float16).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
+    """The fingerprint of the generator an encoder is trained against: its tensors, salted with its config."""
+    return fingerprint(generator, salt=generator.config.to_json())
 
 
 def check_generator(config: EncoderConfig, generator: Generator, source: str) -> None:

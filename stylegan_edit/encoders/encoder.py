@@ -14,14 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stylegan_edit.checkpoints import load_strict
 from stylegan_edit.encoders.backbone import FeaturePyramid, Map2Style, build_backbone
 from stylegan_edit.encoders.config import Arch, EncoderConfig, check_generator, generator_fingerprint
+from stylegan_edit.files import load_strict
 from stylegan_edit.generators import Generator
 from stylegan_edit.latents import Latents, LatentSpace
 
 if TYPE_CHECKING:
-    from stylegan_edit.metrics.classifier import AttributeClassifier
+    from stylegan_edit.classifiers.attributes import AttributeClassifier
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def build_encoder(config: EncoderConfig) -> StyleEncoder:
 def encoder_for(generator: Generator, arch: Arch, *, num_w_samples: int = 10000, **changes: object) -> StyleEncoder:
     """A fresh encoder bound to `generator`: its shape, fingerprint and mean W (NVIDIA's 10,000-sample estimate,
     `invert.w_stats`). `changes` override architecture fields of `EncoderConfig.for_generator`."""
-    from stylegan_edit.invert.wstats import w_stats
+    from stylegan_edit.generators.wstats import w_stats
 
     encoder = build_encoder(EncoderConfig.for_generator(generator, arch=arch, **changes))
     encoder.bind(generator, w_stats(generator, num_samples=num_w_samples).mean)

@@ -15,12 +15,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from stylegan_edit.atomic import atomic_path
 from stylegan_edit.encoders.checkpoint import save_encoder
 from stylegan_edit.encoders.trainer import ENCODER_STATE_FORMAT, EncoderStepStats, EncoderTrainer
-from stylegan_edit.generators.training.state import save_state
+from stylegan_edit.files import atomic_path
 from stylegan_edit.images import make_grid, save_pil, to_pil
-from stylegan_edit.metrics.reconstruction import psnr
+from stylegan_edit.perceptual.reconstruction import psnr
+from stylegan_edit.training.state import save_state
 
 OPTIONS_FILE = "encoder_training_options.json"
 GRID_COLUMNS = 8

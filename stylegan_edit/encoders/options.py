@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from stylegan_edit.encoders.config import EncoderConfig
-from stylegan_edit.generators.config import _JsonConfig
+from stylegan_edit.files import JsonConfig
 
 # Options that may change when a run resumes: they schedule the run but do not change its trajectory.
 RESUMABLE_CHANGES = ("total_steps", "val_every", "snapshot_every", "state_every")
 
 
 @dataclass(frozen=True)
-class EncoderTrainingOptions(_JsonConfig):
+class EncoderTrainingOptions(JsonConfig):
     """Everything that determines an encoder training run.
 
     encoder: the architecture (its arch picks pSp or e4e). batch: images per step over all processes, of which
@@ -108,13 +108,6 @@ class EncoderTrainingOptions(_JsonConfig):
         if options.encoder != encoder:
             raise ValueError("the encoder's training_options metadata describes another architecture")
         return options.replace(**changes)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        data = dict(data)
-        if isinstance(data.get("encoder"), dict):
-            data["encoder"] = EncoderConfig.from_dict(data["encoder"])
-        return super().from_dict(data)
 
     def replace(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)

@@ -19,7 +19,6 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from stylegan_edit.checkpoints import Network, load_strict
 from stylegan_edit.encoders.config import check_generator, generator_fingerprint
 from stylegan_edit.encoders.encoder import E4EEncoder, StyleEncoder, build_encoder, init_backbone_from_classifier
 from stylegan_edit.encoders.latent_discriminator import (
@@ -29,19 +28,21 @@ from stylegan_edit.encoders.latent_discriminator import (
     latent_r1_penalty,
 )
 from stylegan_edit.encoders.options import RESUMABLE_CHANGES, EncoderTrainingOptions
-from stylegan_edit.generators.training.data import step_loader
-from stylegan_edit.generators.training.distributed import Distributed
-from stylegan_edit.generators.training.losses import PhaseRandom, run_generator
-from stylegan_edit.generators.training.state import (
+from stylegan_edit.files import load_strict
+from stylegan_edit.generators import Network
+from stylegan_edit.perceptual.losses import PerceptualLoss, auto_perceptual_loss, mse_loss, perceptual_loss
+from stylegan_edit.training.data import step_loader
+from stylegan_edit.training.distributed import Distributed
+from stylegan_edit.training.losses import PhaseRandom, run_generator
+from stylegan_edit.training.state import (
     capture_rng,
     check_resume_changes,
     check_resumed_options,
     restore_rng,
 )
-from stylegan_edit.invert.losses import PerceptualLoss, auto_perceptual_loss, mse_loss, perceptual_loss
 
 if TYPE_CHECKING:
-    from stylegan_edit.metrics.classifier import AttributeClassifier
+    from stylegan_edit.classifiers.attributes import AttributeClassifier
 
 ENCODER_STATE_FORMAT = "stylegan-edit/encoder-training-state"
 ENCODER_STATE_KEYS = ("options", "encoder", "encoder_opt", "discriminator", "discriminator_opt", "step", "rng")
@@ -89,7 +90,7 @@ class EncoderTrainer:
         num_workers: int = 0,
         backbone_from: AttributeClassifier | None = None,
     ) -> None:
-        from stylegan_edit.invert.wstats import w_stats
+        from stylegan_edit.generators.wstats import w_stats
 
         self.options = options
         self.distributed = distributed or Distributed()

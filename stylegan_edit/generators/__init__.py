@@ -4,6 +4,7 @@ from stylegan_edit.generators.config import DiscriminatorConfig, GeneratorConfig
 from stylegan_edit.generators.discriminator import Discriminator
 from stylegan_edit.generators.generator import Generator
 from stylegan_edit.generators.mapping import MappingNetwork
+from stylegan_edit.generators.network import Network
 from stylegan_edit.generators.synthesis import SynthesisNetwork
 
 __all__ = [
@@ -12,5 +13,6 @@ __all__ = [
     "Generator",
     "GeneratorConfig",
     "MappingNetwork",
+    "Network",
     "SynthesisNetwork",
 ]

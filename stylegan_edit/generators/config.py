@@ -5,11 +5,11 @@ Field names follow NVIDIA's stylegan2-ada-pytorch so that a network pickle's kwa
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self
+from typing import Literal
+
+from stylegan_edit.files import JsonConfig
 
 Architecture = Literal["orig", "skip", "resnet"]
 
@@ -19,32 +19,8 @@ def _check_resolution(resolution: int) -> None:
         raise ValueError(f"resolution must be a power of two from 4 to 1024, got {resolution}")
 
 
-class _JsonConfig:
-    """Round trip through a JSON object (stored in checkpoint metadata)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)  # type: ignore[call-overload]
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-        return cls(**kwargs)
-
-    @classmethod
-    def from_json(cls, text: str) -> Self:
-        return cls.from_dict(json.loads(text))
-
-
 @dataclass(frozen=True)
-class GeneratorConfig(_JsonConfig):
+class GeneratorConfig(JsonConfig):
     """Architecture of a StyleGAN2 generator (config-e/f semantics)."""
 
     img_resolution: int = 1024
@@ -82,7 +58,7 @@ class GeneratorConfig(_JsonConfig):
 
 
 @dataclass(frozen=True)
-class DiscriminatorConfig(_JsonConfig):
+class DiscriminatorConfig(JsonConfig):
     """Architecture of the matching StyleGAN2 discriminator."""
 
     img_resolution: int = 1024

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -46,11 +45,6 @@ class Generator(nn.Module):
     @property
     def device(self) -> torch.device:
         return self.mapping.w_avg.device
-
-    def z_from_seed(self, seed: int) -> Tensor:
-        """`z [1, z_dim]` exactly as NVIDIA's generate.py draws it: `RandomState(seed).randn(1, z_dim)`."""
-        z = np.random.RandomState(seed).randn(1, self.z_dim)
-        return torch.from_numpy(z).to(device=self.device, dtype=torch.float32)
 
     def forward(
         self,

@@ -10,11 +10,12 @@ from torch import Tensor
 
 from stylegan_edit.generators.generator import Generator
 from stylegan_edit.images import make_grid, to_pil
+from stylegan_edit.latents import seeds_z
 
 
 def z_from_seeds(generator: Generator, seeds: Sequence[int]) -> Tensor:
     """`[len(seeds), z_dim]`: row i is `RandomState(seeds[i]).randn(1, z_dim)`."""
-    return torch.cat([generator.z_from_seed(seed) for seed in seeds])
+    return seeds_z(seeds, generator.z_dim).to(generator.device)
 
 
 def generate_from_seeds(

@@ -12,13 +12,13 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.generators import Generator
+from stylegan_edit.generators.wstats import w_stats
 from stylegan_edit.invert.initial import Init, initial_latents
 from stylegan_edit.invert.lbfgs import BatchedLBFGS
-from stylegan_edit.invert.losses import PerceptualLoss, l1_loss, mse_loss
 from stylegan_edit.invert.noise import initial_noise, noise_regularization, normalize_noise_
 from stylegan_edit.invert.schedule import NVIDIA, latent_noise_scale, learning_rate
-from stylegan_edit.invert.wstats import w_stats
 from stylegan_edit.latents import Latents, LatentSpace
+from stylegan_edit.perceptual.losses import PerceptualLoss, l1_loss, mse_loss
 
 OPTIMIZERS = ("adam", "lbfgs")
 

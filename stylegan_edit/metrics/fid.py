@@ -14,9 +14,9 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
+from stylegan_edit.classifiers.attributes import AttributeClassifier
 from stylegan_edit.editors.sampling import sample_z
 from stylegan_edit.generators import Generator
-from stylegan_edit.metrics.classifier import AttributeClassifier
 
 FEATURE_SPACE = "attribute classifier's feature space"
 
@@ -114,7 +114,7 @@ def generated_batches(
 
 def dataset_batches(dataset: Sequence[object], indices: Sequence[int], *, batch_size: int = 64) -> Iterable[Tensor]:
     """Items `indices` of an image dataset (items `[3, H, W]` or `(image, labels)` tuples) in batches."""
-    from stylegan_edit.generators.training.data import collate_images
+    from stylegan_edit.training.data import collate_images
 
     for start in range(0, len(indices), batch_size):
         yield collate_images([dataset[i] for i in indices[start : start + batch_size]])

@@ -15,8 +15,8 @@ from torch import Tensor
 from tqdm import tqdm
 
 from stylegan_edit.generators import Generator
-from stylegan_edit.invert.losses import FeatureLoss, PerceptualLoss, lpips_weights_path
 from stylegan_edit.latents import LatentSpace
+from stylegan_edit.perceptual.losses import FeatureLoss, PerceptualLoss, lpips_weights_path
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ class PathLength:
 def ppl_distance(device: torch.device | str = "cpu") -> PerceptualLoss:
     """LPIPS-VGG when torchvision's VGG16 weights are in the torch hub cache (never downloaded), else the bundled
     attribute classifier's feature-map distance (LPIPS's recipe without learned weights). `.name` says which."""
-    from stylegan_edit.invert.losses import LPIPSLoss
-    from stylegan_edit.metrics.classifier import load_classifier
+    from stylegan_edit.classifiers.attributes import load_classifier
+    from stylegan_edit.perceptual.losses import LPIPSLoss
 
     if lpips_weights_path("vgg").is_file():
         return LPIPSLoss("vgg").to(device)

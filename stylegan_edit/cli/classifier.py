@@ -1,0 +1,98 @@
+"""`stylegan-edit train-classifier`: train the SynthFaces attribute classifier and report held-out accuracy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from stylegan_edit.cli.common import friendly_errors
+
+
+@click.command(name="train-classifier")
+@click.option("--num", type=click.IntRange(min=1), default=20_000, show_default=True, help="Training faces per style.")
+@click.option("--epochs", type=click.IntRange(min=1), default=6, show_default=True, help="Passes over the faces.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Faces per step.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-3, show_default=True, help="Peak lr.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Initialisation and augmentation seed.")
+@click.option(
+    "--eval-num",
+    type=click.IntRange(min=0),
+    default=2000,
+    show_default=True,
+    help="Fresh held-out faces per style to measure accuracy on (seeds from 10,000,000); 0 skips it.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float16", "float32"]),
+    default="float16",
+    show_default=True,
+    help="Precision of the stored weights.",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.  [default: torch's]")
+@click.option(
+    "--out",
+    "out_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("attribute-classifier.safetensors"),
+    show_default=True,
+    help="Classifier file to write.",
+)
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
+@friendly_errors
+def train_classifier(
+    num: int,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    eval_num: int,
+    dtype: str,
+    threads: int | None,
+    out_path: Path,
+    progress: bool,
+) -> None:
+    """Train the attribute classifier (seven SynthFaces attributes and the photo/toon style) on rendered faces of
+    both styles, measure its accuracy on fresh faces, and write it as a .safetensors file."""
+    import time
+
+    import torch
+
+    from stylegan_edit.classifiers.attributes import read_classifier, save_classifier
+    from stylegan_edit.classifiers.train import HELD_OUT_SEED_OFFSET, evaluate_classifier
+    from stylegan_edit.classifiers.train import train_classifier as train
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    started = time.time()
+    classifier = train(num, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
+    minutes = (time.time() - started) / 60
+    metadata = {
+        "training": json.dumps(
+            {"num_per_style": num, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
+        ),
+    }
+    save_classifier(out_path, classifier, metadata=metadata, dtype=getattr(torch, dtype))
+    click.echo(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.2f} MB, trained in {minutes:.1f} min)")
+    if eval_num:
+        stored, _ = read_classifier(out_path)  # measure the weights as stored (float16 by default)
+        accuracy = evaluate_classifier(stored, eval_num, progress=progress)
+        click.echo(format_accuracy(accuracy, eval_num, HELD_OUT_SEED_OFFSET))
+        metadata["held_out_accuracy"] = json.dumps(
+            {"num_per_style": eval_num, "seed_offset": HELD_OUT_SEED_OFFSET, "accuracy": accuracy}
+        )
+        save_classifier(out_path, stored, metadata=metadata, dtype=getattr(torch, dtype))
+
+
+def format_accuracy(accuracy: dict[str, dict[str, float]], num: int, seed_offset: int) -> str:
+    """A table of held-out accuracy: one row per head, one column per style."""
+    styles = list(accuracy)
+    names = list(next(iter(accuracy.values())))
+    lines = [f"held-out accuracy ({num} fresh faces per style, seeds from {seed_offset:,})"]
+    lines.append(f"{'head':<12}" + "".join(f"{s:>9}" for s in styles))
+    for name in names:
+        lines.append(f"{name:<12}" + "".join(f"{accuracy[s][name]:>9.4f}" for s in styles))
+    worst = min(min(v for k, v in row.items()) for row in accuracy.values())
+    lines.append(f"{'minimum':<12}{worst:>9.4f}")
+    return "\n".join(lines)

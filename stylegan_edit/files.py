@@ -1,0 +1,203 @@
+"""Files: atomic writes, the one safetensors reader/writer (tensors + string metadata + format checks), strict
+state-dict loading, dataclass <-> JSON configs, and the per-user cache folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor, nn
+
+CACHE_ENV = "STYLEGAN_EDIT_CACHE"
+
+
+class CheckpointError(ValueError):
+    """A file that cannot be read: the message names the file and what is wrong."""
+
+
+@contextmanager
+def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success rename it onto `path`, else delete it.
+
+    `suffix` keeps an extension that a writer insists on (numpy appends `.npz` to names without it).
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=folder)
+    except OSError as exc:
+        raise OSError(f"cannot write to {folder}: {exc.strerror}") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        # mkstemp makes owner-only files (and some writers recreate the file): give the result the
+        # permissions a plain open() would, after the writer is done.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def cache_dir() -> Path:
+    """`$STYLEGAN_EDIT_CACHE`, else `$XDG_CACHE_HOME/stylegan-edit`, else `~/.cache/stylegan-edit` (not created)."""
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "stylegan-edit"
+
+
+def write_safetensors(
+    path: str | Path,
+    tensors: Mapping[str, Tensor],
+    metadata: Mapping[str, str],
+    *,
+    dtype: torch.dtype | None = None,
+) -> None:
+    """Write `tensors` (moved to the CPU; floating ones cast to `dtype` when given) with string `metadata`,
+    atomically."""
+    from safetensors.torch import save_file
+
+    prepared = {}
+    for key, value in tensors.items():
+        value = value.detach().to("cpu")
+        if dtype is not None and value.is_floating_point():
+            value = value.to(dtype)
+        prepared[key] = value.contiguous()
+    with atomic_path(path) as tmp:
+        save_file(prepared, str(tmp), metadata=dict(metadata))
+
+
+def read_safetensors(
+    path: str | Path,
+    *,
+    what: str = "safetensors file",
+    format: str | None = None,
+    version: int | None = None,
+    tensors: bool = True,
+) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """All tensors (none with `tensors=False`) and the metadata of a safetensors file.
+
+    With `format`, the metadata's `format` must equal it and its `format_version` must equal `version`.
+    Every failure is a `CheckpointError` naming the file and the problem, e.g. "x.safetensors is not a
+    readable direction file (...)".
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such {what}" if not path.is_dir() else f"{path} is a folder, not a {what}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = dict(handle.metadata() or {})
+            found = {k: handle.get_tensor(k) for k in handle.keys()} if tensors else {}  # noqa: SIM118 (not a dict)
+    except Exception as exc:  # safetensors raises SafetensorError, OSError or RuntimeError
+        raise CheckpointError(f"{path} is not a readable {what}: truncated or corrupt ({exc})") from None
+    if format is not None:
+        check_format(path, meta, format=format, version=version, what=what)
+    return found, meta
+
+
+def check_format(path: str | Path, meta: Mapping[str, str], *, format: str, version: int | None, what: str) -> None:
+    """A `CheckpointError` unless the metadata names `format` (and `version`, when given)."""
+    if meta.get("format") != format:
+        raise CheckpointError(f"{path} is a safetensors file but not a {what} (format {meta.get('format')!r})")
+    if version is None:
+        return
+    found = meta.get("format_version", "0")
+    if found != str(version):
+        raise CheckpointError(
+            f"{path} has {what} format version {found}; this stylegan-edit reads version {version} "
+            "(convert it with the version that wrote it)"
+        )
+
+
+def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: str | Path) -> None:
+    """`load_state_dict(strict=True)` in float32 with a one-line error naming missing/unexpected/misshapen keys."""
+    import torch
+
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    misshapen = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    problems = []
+    if missing:
+        problems.append(f"missing {_some(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_some(unexpected)}")
+    if misshapen:
+        k = misshapen[0]
+        problems.append(f"shape mismatch for {k}: {list(state[k].shape)} vs {list(own[k].shape)}")
+    if problems:
+        raise CheckpointError(f"{source}: tensors do not match the architecture: {'; '.join(problems)}")
+    module.load_state_dict(
+        {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}, strict=True
+    )
+
+
+def _field_default(field: dataclasses.Field[Any]) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return None
+
+
+def _some(keys: list[str]) -> str:
+    shown = ", ".join(keys[:3])
+    return shown + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+class JsonConfig:
+    """Mixin for frozen config dataclasses: a JSON round trip (stored in file metadata).
+
+    Tuples become lists and back; fields that are themselves `JsonConfig` dataclasses nest; unknown keys are
+    refused with a one-line `ValueError`.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, JsonConfig):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            data[f.name] = value
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            default = _field_default(fields[name])
+            if isinstance(default, JsonConfig) and isinstance(value, Mapping):
+                value = type(default).from_dict(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> Self:
+        return cls.from_dict(json.loads(text))

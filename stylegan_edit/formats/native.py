@@ -1,0 +1,121 @@
+"""Network checkpoints: the native safetensors format, and detection of the foreign formats users hold.
+
+Native file: one `.safetensors` holding `G_ema.*` (and optionally `D.*`) tensors under NVIDIA's names, with
+`format`, `format_version` and the configs as JSON metadata. Loading is always strict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from stylegan_edit.assets import resolve_network
+from stylegan_edit.files import CheckpointError, load_strict, read_safetensors, write_safetensors
+from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Network
+
+logger = logging.getLogger(__name__)
+
+NETWORK_FORMAT = "stylegan-edit/network"
+NETWORK_FORMAT_VERSION = 1
+
+
+def save_network(
+    path: str | Path,
+    generator: Generator,
+    discriminator: Discriminator | None = None,
+    *,
+    metadata: dict[str, str] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> None:
+    """Write a native network file atomically (`dtype=torch.float16` halves the size for shipping)."""
+    tensors = {f"G_ema.{k}": v for k, v in generator.state_dict().items()}
+    meta = {
+        "format": NETWORK_FORMAT,
+        "format_version": str(NETWORK_FORMAT_VERSION),
+        "generator_config": generator.config.to_json(),
+    }
+    if discriminator is not None:
+        tensors.update({f"D.{k}": v for k, v in discriminator.state_dict().items()})
+        meta["discriminator_config"] = discriminator.config.to_json()
+    meta.update(metadata or {})
+    write_safetensors(path, tensors, meta, dtype=dtype)
+
+
+def sniff_format(path: str | Path) -> str:
+    """Name a checkpoint's format from its first bytes: `native`, `nvidia-pkl`, `torch-zip` or `unknown`."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except IsADirectoryError:
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror}") from None
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "native"
+    if head[:1] == b"\x80":
+        return "nvidia-pkl"
+    if head[:2] == b"PK":
+        return "torch-zip"
+    return "unknown"
+
+
+def load_network(spec: str | Path | None = None, *, device: torch.device | str = "cpu") -> Network:
+    """Load a bundled model by name (`synthfaces-64`; None: the default model) or any supported checkpoint file
+    (native `.safetensors`, NVIDIA `.pkl`, rosinality `.pt`, detected by content)."""
+    path = resolve_network(spec)
+    kind = sniff_format(path)
+    if kind == "native":
+        network = _load_native(path)
+    elif kind == "nvidia-pkl":
+        from stylegan_edit.formats.nvidia_pickle import read_nvidia_pickle
+
+        network = read_nvidia_pickle(path)
+    elif kind == "torch-zip":
+        from stylegan_edit.formats.rosinality import read_rosinality
+
+        network = read_rosinality(path)
+    else:
+        raise CheckpointError(
+            f"{path} is not a supported checkpoint (expected a stylegan-edit .safetensors, an NVIDIA .pkl "
+            "or a rosinality .pt)"
+        )
+    network.generator.to(device).eval().requires_grad_(False)
+    if network.discriminator is not None:
+        network.discriminator.to(device).eval().requires_grad_(False)
+    return network
+
+
+def load_generator(spec: str | Path | None = None, *, device: torch.device | str = "cpu") -> Generator:
+    """The inference (EMA) generator of a bundled model or any supported checkpoint (see `load_network`), in eval
+    mode without gradients."""
+    return load_network(spec, device=device).generator
+
+
+def _load_native(path: Path) -> Network:
+    tensors, meta = read_safetensors(
+        path, what="stylegan-edit network", format=NETWORK_FORMAT, version=NETWORK_FORMAT_VERSION
+    )
+    try:
+        g_config = GeneratorConfig.from_json(meta["generator_config"])
+        d_config = (
+            DiscriminatorConfig.from_json(meta["discriminator_config"]) if "discriminator_config" in meta else None
+        )
+    except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path} has an invalid config in its metadata: {exc}") from None
+    generator = Generator(g_config)
+    load_strict(generator, _strip(tensors, "G_ema."), path)
+    discriminator = None
+    if d_config is not None:
+        discriminator = Discriminator(d_config)
+        load_strict(discriminator, _strip(tensors, "D."), path)
+    extra = {k: v for k, v in meta.items() if k not in ("generator_config", "discriminator_config")}
+    return Network(generator, discriminator, extra)
+
+
+def _strip(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}

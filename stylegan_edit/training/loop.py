@@ -1,0 +1,109 @@
+"""The training run around a `Trainer`: steps until `total_kimg`, with sample grids, network snapshots and
+resumable state written into the run folder on schedule (by the main process only).
+
+Run folder: `training_options.json`, `reals.png`, `fakes-init.png`, `fakes{kimg:06d}.png`,
+`network-snapshot-{kimg:06d}.safetensors` (G_ema + D, native format), `state.pt` / `state-prev.pt`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from stylegan_edit.files import atomic_path
+from stylegan_edit.formats.native import save_network
+from stylegan_edit.images import make_grid, save_pil, to_pil
+from stylegan_edit.training.state import save_state
+from stylegan_edit.training.trainer import StepStats, Trainer
+
+GRID_COLUMNS = 8
+GRID_ROWS = 8
+OPTIONS_FILE = "training_options.json"
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One finished step and the files written after it (paths, for the progress log)."""
+
+    stats: StepStats
+    written: list[Path] = field(default_factory=list)
+    done: bool = False
+
+
+def _crossed(before: int, after: int, interval_kimg: float) -> bool:
+    if interval_kimg <= 0:
+        return False
+    interval = interval_kimg * 1000
+    return int(before // interval) != int(after // interval)
+
+
+def grid_seeds() -> list[int]:
+    return list(range(GRID_COLUMNS * GRID_ROWS))
+
+
+def write_grid(trainer: Trainer, path: Path) -> Path:
+    """G_ema's images for the fixed grid seeds, tiled into one PNG."""
+    save_pil(make_grid(to_pil(trainer.sample(grid_seeds())), ncols=GRID_COLUMNS), path)
+    return path
+
+
+def write_reals(trainer: Trainer, path: Path) -> Path:
+    """The first dataset images, tiled like the sample grids."""
+    count = min(len(trainer.dataset), GRID_COLUMNS * GRID_ROWS)  # type: ignore[arg-type]
+    items = [trainer.dataset[i] for i in range(count)]
+    images = torch.stack([item[0] if isinstance(item, tuple | list) else item for item in items])
+    save_pil(make_grid(to_pil(images), ncols=GRID_COLUMNS), path)
+    return path
+
+
+def write_snapshot(trainer: Trainer, path: Path, metadata: dict[str, str] | None = None) -> Path:
+    """G_ema and D in the native network format, with the kimg and training options as metadata."""
+    meta = {**(metadata or {}), "kimg": f"{trainer.cur_nimg / 1000:.3f}", "training_options": trainer.options.to_json()}
+    save_network(path, trainer.generator_ema, trainer.discriminator, metadata=meta)
+    return path
+
+
+def write_options(trainer: Trainer, run_dir: Path) -> Path:
+    path = run_dir / OPTIONS_FILE
+    with atomic_path(path) as tmp:
+        tmp.write_text(trainer.options.to_json() + "\n")
+    return path
+
+
+def run_training(
+    trainer: Trainer, run_dir: str | Path, *, metadata: dict[str, str] | None = None
+) -> Iterator[Progress]:
+    """Step until `options.total_kimg`, yielding after each step; the last `Progress` has `done=True`.
+
+    A fresh run first writes the options, the reals and the initial fakes; the end of training always writes a
+    grid, a snapshot and the state. `metadata` (e.g. the data source) goes into snapshots and states. In a
+    data-parallel run only rank 0 writes, and every rank steps.
+    """
+    run_dir = Path(run_dir)
+    opts = trainer.options
+    main = trainer.distributed.is_main
+    total_nimg = round(opts.total_kimg * 1000)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_options(trainer, run_dir)
+        if trainer.step_index == 0:
+            write_reals(trainer, run_dir / "reals.png")
+            write_grid(trainer, run_dir / "fakes-init.png")
+    while trainer.cur_nimg < total_nimg:
+        before = trainer.cur_nimg
+        stats = trainer.step()
+        after = trainer.cur_nimg
+        done = after >= total_nimg
+        written: list[Path] = []
+        if main:
+            tag = f"{after // 1000:06d}"
+            if done or _crossed(before, after, opts.grid_kimg):
+                written.append(write_grid(trainer, run_dir / f"fakes{tag}.png"))
+            if done or _crossed(before, after, opts.snapshot_kimg):
+                written.append(write_snapshot(trainer, run_dir / f"network-snapshot-{tag}.safetensors", metadata))
+            if done or _crossed(before, after, opts.state_kimg):
+                written.append(save_state(run_dir, {**trainer.state_dict(), "metadata": dict(metadata or {})}))
+        yield Progress(stats, written, done)

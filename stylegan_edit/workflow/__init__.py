@@ -1,0 +1,1 @@
+"""The workflow API: what a user imports first."""
