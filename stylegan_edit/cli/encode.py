@@ -55,7 +55,6 @@ def encode(
     from stylegan_edit.cli.project_outputs import (
         output_names,
         prepare_targets,
-        select_losses,
         write_combined,
         write_image_outputs,
     )
@@ -63,6 +62,7 @@ def encode(
     from stylegan_edit.formats.native import load_network
     from stylegan_edit.images import from_pil
     from stylegan_edit.invert.projector import render
+    from stylegan_edit.perceptual.choice import choose_loss
     from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
 
     torch_device = pick_device(device)
@@ -72,7 +72,7 @@ def encode(
     encoder = load_encoder(encoder_spec, network=network_spec, device=torch_device)
     encoder.check_generator(generator, f"the encoder {encoder_spec}")
     pictures = prepare_targets(images, generator.img_resolution, align=align, face_index=face_index)
-    metric = select_losses(perceptual, network).metric
+    metric = choose_loss(perceptual, network).metric
     ensure_outdir(outdir)
     names = output_names(images)
     network_name = network_spec or DEFAULT_NETWORK

@@ -130,7 +130,6 @@ def project(
         output_names,
         prepare_targets,
         resolve_init,
-        select_losses,
         write_combined,
         write_image_outputs,
     )
@@ -139,6 +138,7 @@ def project(
     from stylegan_edit.invert.projector import ProjectionStep, Projector, render
     from stylegan_edit.invert.schedule import NVIDIA, REFINE
     from stylegan_edit.latents import Latents
+    from stylegan_edit.perceptual.choice import choose_loss
     from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
 
     network_path = resolve_network(network_spec)
@@ -146,7 +146,7 @@ def project(
     generator = network.generator
     pictures = prepare_targets(images, generator.img_resolution, align=align, face_index=face_index)
     init = resolve_init(init_spec, generator, space, len(pictures), encoder=encoder_spec, network=network_spec)
-    losses = select_losses(loss, network)
+    losses = choose_loss(loss, network)
     options = {"lr": lr, "lr_rampup": lr_rampup, "lr_rampdown": lr_rampdown, "latent_noise": latent_noise}
     given = {k: v for k, v in options.items() if v is not None}
     optimizer = optimizer or ("adam" if init_spec == "mean" or noise else "lbfgs")

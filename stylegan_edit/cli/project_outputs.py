@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -12,12 +11,11 @@ from PIL import Image
 from torch import Tensor
 
 from stylegan_edit.files import atomic_path
-from stylegan_edit.generators import Generator, Network
+from stylegan_edit.generators import Generator
 from stylegan_edit.images import center_crop_resize, make_grid, read_image, save_pil, to_pil
 from stylegan_edit.invert.initial import Init
 from stylegan_edit.invert.projector import ProjectionStep, render
 from stylegan_edit.latents import Latents, LatentSpace
-from stylegan_edit.perceptual.losses import PerceptualLoss, auto_perceptual_loss, perceptual_loss
 
 STRIP_FRAMES = 8
 VIDEO_FRAMES = 50
@@ -76,33 +74,6 @@ def resolve_init(
     if len(latents) not in (1, num_images):
         raise ValueError(f"{path}: {len(latents)} codes for {num_images} images (give one, or one per image)")
     return latents
-
-
-@dataclass(frozen=True)
-class LossChoice:
-    """The projection objective and the perceptual distance reported in the metrics (None: not available)."""
-
-    perceptual: PerceptualLoss | None
-    perceptual_weight: float
-    mse_weight: float
-    l1_weight: float
-    metric: PerceptualLoss | None
-
-
-def select_losses(kind: str, network: Network) -> LossChoice:
-    """`--loss` -> the objective: a perceptual loss (`auto` falls back without downloading), or pixels only."""
-    if kind == "mse":
-        return LossChoice(None, 0.0, 1.0, 0.0, _metric_perceptual(network))
-    if kind == "l1":
-        return LossChoice(None, 0.0, 0.0, 1.0, _metric_perceptual(network))
-    perceptual = auto_perceptual_loss(network) if kind == "auto" else perceptual_loss(kind, network)
-    if perceptual is None:
-        return LossChoice(None, 0.0, 1.0, 0.0, None)
-    return LossChoice(perceptual, 1.0, 0.0, 0.0, perceptual)
-
-
-def _metric_perceptual(network: Network) -> PerceptualLoss | None:
-    return auto_perceptual_loss(network, log_fallback=False)
 
 
 def output_names(paths: Sequence[Path]) -> list[str]:
