@@ -42,7 +42,32 @@ _EXPORTS = {
     "blend": "stylegan_edit.workflow",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "PRESETS",
+    "Direction",
+    "Discriminator",
+    "DiscriminatorConfig",
+    "Generator",
+    "GeneratorConfig",
+    "Inversion",
+    "LatentSpace",
+    "Latents",
+    "Network",
+    "Preset",
+    "blend",
+    "edit",
+    "encode",
+    "generate",
+    "load_classifier",
+    "load_direction",
+    "load_encoder",
+    "load_generator",
+    "load_latents",
+    "load_network",
+    "project",
+    "render",
+    "save_network",
+]
 
 if TYPE_CHECKING:
     from stylegan_edit.classifiers import load_classifier

@@ -85,8 +85,9 @@ def apply(
     from stylegan_edit.editors.direction import load_direction
     from stylegan_edit.editors.edit import check_layers
     from stylegan_edit.editors.interfacegan import conditional_direction
-    from stylegan_edit.editors.preview import render, sweep
+    from stylegan_edit.editors.preview import sweep
     from stylegan_edit.formats.native import load_generator
+    from stylegan_edit.generators.sampling import render
     from stylegan_edit.images import make_grid, save_pil, to_pil
     from stylegan_edit.latents import Latents, LatentSpace, load_latents
 

@@ -60,8 +60,8 @@ def encode(
     )
     from stylegan_edit.encoders import load_encoder
     from stylegan_edit.formats.native import load_network
+    from stylegan_edit.generators.sampling import render
     from stylegan_edit.images import from_pil
-    from stylegan_edit.invert.projector import render
     from stylegan_edit.perceptual.choice import choose_loss
     from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
 

@@ -134,8 +134,9 @@ def project(
         write_image_outputs,
     )
     from stylegan_edit.formats.native import load_network
+    from stylegan_edit.generators.sampling import render
     from stylegan_edit.images import from_pil
-    from stylegan_edit.invert.projector import ProjectionStep, Projector, render
+    from stylegan_edit.invert.projector import ProjectionStep, Projector
     from stylegan_edit.invert.schedule import NVIDIA, REFINE
     from stylegan_edit.latents import Latents
     from stylegan_edit.perceptual.choice import choose_loss

@@ -12,9 +12,10 @@ from torch import Tensor
 
 from stylegan_edit.files import atomic_path
 from stylegan_edit.generators import Generator
+from stylegan_edit.generators.sampling import render
 from stylegan_edit.images import center_crop_resize, make_grid, read_image, save_pil, to_pil
 from stylegan_edit.invert.initial import Init
-from stylegan_edit.invert.projector import ProjectionStep, render
+from stylegan_edit.invert.projector import ProjectionStep
 from stylegan_edit.latents import Latents, LatentSpace
 
 STRIP_FRAMES = 8

@@ -6,29 +6,16 @@ from collections.abc import Sequence
 
 import torch
 from PIL import Image
-from torch import Tensor
 
 from stylegan_edit.editors.direction import Direction
 from stylegan_edit.editors.edit import LinearEdit
 from stylegan_edit.generators import Generator
+from stylegan_edit.generators.sampling import render
 from stylegan_edit.images import make_grid, to_pil
 from stylegan_edit.latents import Latents, LatentSpace
 
 
 @torch.no_grad()
-def render(generator: Generator, latents: Latents, *, noise_mode: str = "const", batch_size: int = 8) -> Tensor:
-    """Images `[N, C, H, W]` in [-1, 1] on the CPU for Z, W or W+ latents (Z goes through the mapping)."""
-    out = []
-    for start in range(0, len(latents), batch_size):
-        batch = latents[start : start + batch_size].to(generator.device)
-        if batch.space is LatentSpace.Z:
-            ws = generator.mapping(batch.tensor)
-        else:
-            ws = batch.to_w_plus(generator.num_ws).tensor
-        out.append(generator.synthesis(ws, noise_mode=noise_mode).cpu())
-    return torch.cat(out)
-
-
 def sweep(
     latents: Latents,
     direction: Direction,

@@ -10,12 +10,38 @@ from torch import Tensor
 
 from stylegan_edit.generators.generator import Generator
 from stylegan_edit.images import make_grid, to_pil
-from stylegan_edit.latents import seeds_z
+from stylegan_edit.latents import Latents, LatentSpace, seeds_z
 
 
 def z_from_seeds(generator: Generator, seeds: Sequence[int]) -> Tensor:
     """`[len(seeds), z_dim]`: row i is `RandomState(seeds[i]).randn(1, z_dim)`."""
     return seeds_z(seeds, generator.z_dim).to(generator.device)
+
+
+@torch.no_grad()
+def render(
+    generator: Generator,
+    latents: Latents,
+    noise: list[Tensor] | None = None,
+    *,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+) -> Tensor:
+    """Images `[N, C, H, W]` in [-1, 1], on the CPU, of Z, W or W+ latents (Z through the mapping at psi 1).
+
+    `noise`: per-layer noise maps `[N, 1, r, r]` (a projection's optimised noise), sliced with the batches; without
+    it the synthesis uses `noise_mode` (`const`, `random` or `none`).
+    """
+    out = []
+    for start in range(0, len(latents), batch_size):
+        batch = latents[start : start + batch_size].to(generator.device)
+        if batch.space is LatentSpace.Z:
+            ws = generator.mapping(batch.tensor, truncation_psi=1.0)
+        else:
+            ws = batch.to_w_plus(generator.num_ws).tensor
+        maps = [n[start : start + batch_size].to(generator.device) for n in noise] if noise else None
+        out.append(generator.synthesis(ws, noise=maps, noise_mode=noise_mode).cpu())
+    return torch.cat(out)
 
 
 def generate_from_seeds(

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.generators import Generator
+from stylegan_edit.generators.sampling import render
 from stylegan_edit.generators.wstats import w_stats
 from stylegan_edit.invert.initial import Init, initial_latents
 from stylegan_edit.invert.lbfgs import BatchedLBFGS
@@ -260,7 +261,7 @@ class Projector:
         return ProjectionResult(
             latents=last.latents,
             noise=last.noise,
-            images=render(generator, last.latents, last.noise),
+            images=render(generator, last.latents, last.noise).to(generator.device),
             losses=last.losses,
             loss_history=torch.stack(history),
             loss=self.loss,
@@ -273,10 +274,3 @@ def _to_ws(generator: Generator, latent: Tensor, space: LatentSpace) -> Tensor:
     if space is LatentSpace.Z:
         return generator.mapping(latent, truncation_psi=1.0)
     return latent
-
-
-@torch.no_grad()
-def render(generator: Generator, latents: Latents, noise: list[Tensor] | None = None) -> Tensor:
-    """Images `[N, 3, R, R]` of projected latents, with optimised noise maps when given (else const noise)."""
-    ws = _to_ws(generator, latents.tensor.to(generator.device), latents.space)
-    return generator.synthesis(ws, noise=noise or None, noise_mode="const")
