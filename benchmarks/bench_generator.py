@@ -1,8 +1,7 @@
 """Generator speed: images/s for synthesis (inference) and forward+backward, against a baseline in the same run.
 
 The baseline is the same generator with the CPU optimisations switched off (NCHW activations), which runs
-NVIDIA's pure-PyTorch algorithm; NVIDIA's and rosinality's own timings on this machine kind are in
-shared/reference/formats.md §6 (1024 px config-f, batch 1: 1.9 s and 4.1 s).
+NVIDIA's pure-PyTorch algorithm.
 
     python benchmarks/bench_generator.py                  # 64 / 256 / 1024 px, batch 1 and 8, CPU (+CUDA)
     python benchmarks/bench_generator.py --quick          # 64 / 256 px only

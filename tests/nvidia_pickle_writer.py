@@ -2,7 +2,7 @@
 
 Each module becomes the call `torch_utils.persistence._reconstruct_persistent_obj(meta)` with
 `meta = {type, version, module_src, class_name, state}` exactly as `persistence.persistent_class` reduces it
-(formats.md §1.2); tensors go through torch's own reduction, i.e. `_rebuild_parameter` / `_rebuild_tensor_v2`
+(docs/formats.md); tensors go through torch's own reduction, i.e. `_rebuild_parameter` / `_rebuild_tensor_v2`
 of a legacy-format storage blob decoded by `torch.storage._load_from_bytes`. `module_src` is an unrelated
 string (by default one that would create a file if anything executed it).
 """

@@ -1,4 +1,4 @@
-"""Test helper: rosinality/stylegan2-pytorch's forward math, written from formats.md §3-§4 over its own tensor names.
+"""Test helper: rosinality/stylegan2-pytorch's forward math, written from docs/formats.md over its own tensor names.
 
 It reads a rosinality `g_ema` / `d` state dict directly, so comparing it with our networks loaded through the
 key map checks the map independently of our writer (a consistently swapped pair would survive a round trip but

@@ -23,7 +23,7 @@ from tests.conftest import TINY, make_generator, randomize_
 ROS = GeneratorConfig(img_resolution=8, z_dim=16, w_dim=16, mapping_layers=2)
 ROS_D = DiscriminatorConfig(img_resolution=8)
 
-# Written out by hand from formats.md §3 for 8 px (one upsampling block), independently of the key-map code.
+# Written out by hand from docs/formats.md for 8 px (one upsampling block), independently of the key-map code.
 EXPECTED_G_KEYS = {
     *(f"style.{i}.{p}" for i in (1, 2) for p in ("weight", "bias")),
     "input.input",

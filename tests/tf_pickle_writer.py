@@ -1,6 +1,6 @@
 """Test helper: write synthetic TensorFlow StyleGAN2 pickles `(G, D, Gs)` as `dnnlib.tflib.network.Network` states.
 
-The variables are our networks' tensors put back into TF layouts by inverting formats.md §2 (dense `[in, out]`,
+The variables are our networks' tensors put back into TF layouts by inverting docs/formats.md (dense `[in, out]`,
 conv `[kh, kw, in, out]`, flipped up-convolutions, modulation biases without the +1).
 """
 

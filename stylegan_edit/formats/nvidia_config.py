@@ -1,7 +1,7 @@
 """Rebuild `GeneratorConfig` / `DiscriminatorConfig` from the module state stored in an NVIDIA network pickle.
 
 The constructor kwargs a pickle records omit every default, and the defaults differ between
-stylegan2-ada-pytorch and stylegan3 (formats.md §1.3), so the facts come from the per-module attributes and
+stylegan2-ada-pytorch and stylegan3 (docs/formats.md), so the facts come from the per-module attributes and
 weight shapes; the kwargs only break ties (e.g. a `channel_max` that never binds).
 """
 
@@ -15,7 +15,7 @@ from torch import Tensor
 
 from stylegan_edit.files import CheckpointError, load_strict
 from stylegan_edit.formats.foreign import fir_taps, infer_channel_schedule
-from stylegan_edit.formats.nvidia_pickle import PersistentRecord
+from stylegan_edit.formats.persistent import PersistentRecord
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 _MISSING = object()

@@ -2,7 +2,7 @@
 
 An allow-list unpickler turns every `torch_utils.persistence` record into a placeholder holding the module's
 state; tensors are harvested under `named_parameters()` names and the architecture is read from the stored
-module attributes (shared/reference/formats.md §1). Old TensorFlow pickles go to `tf_pickle` (§2).
+module attributes (docs/formats.md). Old TensorFlow pickles go to `tf_pickle` (§2).
 """
 
 from __future__ import annotations
@@ -20,41 +20,13 @@ import torch._utils
 from torch import Tensor
 
 from stylegan_edit.files import CheckpointError
+from stylegan_edit.formats.persistent import PersistentRecord
 from stylegan_edit.generators import Network
 
 logger = logging.getLogger(__name__)
 
 # The first pickle of a pre-zip `torch.save` file (rosinality checkpoints from torch < 1.6) is this number.
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
-
-
-class PersistentRecord:
-    """Stand-in for a `torch_utils.persistence` object: class name and module state, never its source code."""
-
-    def __init__(self, meta: Any) -> None:
-        if not isinstance(meta, dict) or not isinstance(meta.get("state"), dict):
-            raise pickle.UnpicklingError("persistent object record without a state dict")
-        self.class_name = str(meta.get("class_name"))
-        self.version = meta.get("version")
-        self.state: dict[str, Any] = meta["state"]
-        source = meta.get("module_src")
-        # Only a substring test on the source text: it is never compiled or executed.
-        self.alias_free = isinstance(source, str) and "filtered_lrelu" in source
-
-    def __repr__(self) -> str:
-        return f"PersistentRecord({self.class_name})"
-
-    def child(self, name: str) -> PersistentRecord | None:
-        value = (self.state.get("_modules") or {}).get(name)
-        return value if isinstance(value, PersistentRecord) else None
-
-    def records(self) -> list[PersistentRecord]:
-        """This record and all records below it."""
-        found = [self]
-        for value in (self.state.get("_modules") or {}).values():
-            if isinstance(value, PersistentRecord):
-                found.extend(value.records())
-        return found
 
 
 class EasyDict(dict[str, Any]):
@@ -112,7 +84,7 @@ class RefusedGlobal(pickle.UnpicklingError):
 
 
 class AllowListUnpickler(pickle.Unpickler):
-    """Resolves only the globals NVIDIA network pickles need (formats.md §1.3); anything else is refused."""
+    """Resolves only the globals NVIDIA network pickles need (docs/formats.md); anything else is refused."""
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED:

@@ -1,4 +1,4 @@
-"""Read and write rosinality/stylegan2-pytorch checkpoints (`.pt`) through an explicit key map (formats.md §3).
+"""Read and write rosinality/stylegan2-pytorch checkpoints (`.pt`) through an explicit key map (docs/formats.md).
 
 rosinality's modules hold the same tensors as NVIDIA's, some with an extra leading dimension; the blur and
 upsample kernels are derived, not learned. rosinality's generator has no `conv_clamp` and a fixed channel

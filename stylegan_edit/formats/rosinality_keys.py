@@ -1,4 +1,4 @@
-"""rosinality/stylegan2-pytorch <-> NVIDIA tensor names (formats.md §3), generated from the architecture.
+"""rosinality/stylegan2-pytorch <-> NVIDIA tensor names (docs/formats.md), generated from the architecture.
 
 j is the block index (b8 -> 0), k = log2(resolution). Derived kernels (blur, upsample) are listed apart: they
 are rebuilt from the FIR taps, never copied as learned weights.

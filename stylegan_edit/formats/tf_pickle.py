@@ -2,7 +2,7 @@
 
 The pickle holds `dnnlib.tflib.network.Network` states: build kwargs plus `(name, numpy array)` variables per
 component. The variable rules (transposes, the flipped up-convolution kernels, the +1 on modulation biases)
-follow formats.md §2; the architecture is read from variable names and shapes, the kwargs only fill gaps.
+follow docs/formats.md; the architecture is read from variable names and shapes, the kwargs only fill gaps.
 """
 
 from __future__ import annotations

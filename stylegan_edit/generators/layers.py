@@ -1,7 +1,7 @@
 """Equalised-learning-rate layers and the modulated, demodulated convolution of StyleGAN2 (arXiv:1912.04958).
 
 Parameter names, initialisation and run-time gains follow NVIDIA's stylegan2-ada-pytorch so that its state
-dicts load with `strict=True` and reproduce its images (shared/reference/formats.md §1.5-§1.6, §4).
+dicts load with `strict=True` and reproduce its images (docs/formats.md: NVIDIA network pickles).
 """
 
 from __future__ import annotations

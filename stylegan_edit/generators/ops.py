@@ -1,6 +1,6 @@
 """Pure-PyTorch low-level ops of StyleGAN2 (arXiv:1912.04958): FIR resampling and bias + activation.
 
-Semantics follow NVIDIA's `upfirdn2d` / `bias_act` (see shared/reference/formats.md §1.6), written without
+Semantics follow NVIDIA's `upfirdn2d` / `bias_act` (docs/formats.md: NVIDIA network pickles), written without
 custom CUDA kernels so they run, and differentiate, anywhere.
 """
 
