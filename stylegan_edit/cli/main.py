@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import sys
 
 import click
 
@@ -50,4 +52,20 @@ for _command in (
 
 
 def main() -> None:
-    cli()
+    """The console entry point: Ctrl-C or SIGTERM ends any command with one line and exit status 130."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        status = cli.main(prog_name="stylegan-edit", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
