@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -50,16 +51,16 @@ class IntRanges(click.ParamType):
 
 
 def parse_sweep(text: str) -> list[float]:
-    """`'2'` -> `[2.0]`; `'-3:3:7'` -> 7 evenly spaced strengths from -3 to 3."""
+    """`'2'` -> `[2.0]`; `'-3:3:7'` -> 7 evenly spaced strengths from -3 to 3 (finite numbers only)."""
     parts = text.split(":")
     try:
-        if len(parts) == 1:
-            return [float(parts[0])]
-        if len(parts) == 3:
-            lo, hi, num = float(parts[0]), float(parts[1]), int(parts[2])
-            if num < 2:
-                raise ValueError
-            return [lo + (hi - lo) * i / (num - 1) for i in range(num)]
+        values = [float(p) for p in parts[:2]]
+        if all(math.isfinite(v) for v in values):
+            if len(parts) == 1:
+                return values
+            if len(parts) == 3 and int(parts[2]) >= 2:
+                (lo, hi), num = values, int(parts[2])
+                return [lo + (hi - lo) * i / (num - 1) for i in range(num)]
     except ValueError:
         pass
     raise ValueError(f"cannot parse strength {text!r}: use a number like 2 or a sweep START:STOP:COUNT like -3:3:7")
