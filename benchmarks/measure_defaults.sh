@@ -50,7 +50,7 @@ step encoders-refine-adam python benchmarks/bench_encoders.py --num-images 100 -
     --refine-optimizer adam
 step encoders-refine-nvidia python benchmarks/bench_encoders.py --num-images 100 --projection-steps 0 --refine-steps 100 \
     --refine-optimizer adam --refine-lr 0.1 --refine-lr-rampup 0.05 --refine-lr-rampdown 0.25 --edit-strength 0
-# The baseline by L-BFGS too (as `project --optimizer lbfgs` runs it), paired with the same refinements.
+# The baseline by L-BFGS too (the optimiser of `project --preset lbfgs`), paired with the same refinements.
 step encoders-lbfgs-projection python benchmarks/bench_encoders.py --num-images 100 --projection-steps 1000 \
     --projection-optimizer lbfgs --refine-steps 100
 # What the encoder's start is worth to L-BFGS: 100 steps from the mean W against 100 from each encoder.

@@ -49,7 +49,7 @@ def astronaut(folder: Path) -> None:
             out = name.replace(" ", "-").replace("+", "plus")
             command = ["stylegan-edit", "project", "aligned/astronaut.png", *flags, "--outdir", out]
             result = subprocess.run(command, cwd=work, check=True, capture_output=True, text=True)
-            print(f"{name}: {result.stdout.splitlines()[0]}")
+            print(f"{name}: {next(line for line in result.stdout.splitlines() if line.startswith('astronaut: '))}")
             if not tiles:
                 tiles.append(Image.open(work / out / "astronaut" / "target.png").convert("RGB"))
             tiles.append(Image.open(work / out / "astronaut" / "proj.png").convert("RGB"))

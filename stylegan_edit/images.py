@@ -97,14 +97,38 @@ def save_pil(image: Image.Image, path: str | Path) -> None:
 
 
 def make_grid(images: Tensor | Sequence[Image.Image], ncols: int | None = None, pad: int = 0) -> Image.Image:
-    """Tile images (a `[N, 3, H, W]` batch or PIL images of one size) row-major into one picture."""
-    tiles = to_pil(images) if isinstance(images, Tensor) else list(images)
-    if not tiles:
+    """Tile images (a `[N, 3, H, W]` batch in [-1, 1] or PIL images of one size) row-major into one RGB picture.
+
+    ncols: tiles per row (default: a square-ish grid); pad: white pixels between tiles (none around the edge).
+    The picture is `ncols * W + (ncols - 1) * pad` wide and `nrows * H + (nrows - 1) * pad` high; empty cells of
+    the last row are white. Tiling is `torchvision.utils.make_grid`'s.
+    """
+    from torchvision.utils import make_grid as tile
+
+    tiles = torch.from_numpy(to_uint8(images)) if isinstance(images, Tensor) else _stack_pil(images)
+    if len(tiles) == 0:
         raise ValueError("no images to tile")
     ncols = ncols or int(np.ceil(np.sqrt(len(tiles))))
-    nrows = (len(tiles) + ncols - 1) // ncols
-    w, h = tiles[0].size
-    grid = Image.new("RGB", (ncols * w + (ncols - 1) * pad, nrows * h + (nrows - 1) * pad), (255, 255, 255))
-    for i, tile in enumerate(tiles):
-        grid.paste(tile.convert("RGB"), ((i % ncols) * (w + pad), (i // ncols) * (h + pad)))
-    return grid
+    if ncols < 1 or pad < 0:
+        raise ValueError(f"a grid needs at least one column and no negative padding, got ncols={ncols}, pad={pad}")
+    tiles = tiles.permute(0, 3, 1, 2)
+    if tiles.shape[1] == 1:
+        tiles = tiles.expand(-1, 3, -1, -1)
+    if len(tiles) < ncols:  # torchvision narrows a short single row; keep every grid ncols wide
+        blank = torch.full((ncols - len(tiles), *tiles.shape[1:]), 255, dtype=torch.uint8)
+        tiles = torch.cat([tiles, blank])
+    grid = tile(tiles, nrow=ncols, padding=pad, pad_value=255) if len(tiles) > 1 else tiles[0]
+    if len(tiles) > 1 and pad:
+        grid = grid[:, pad:-pad, pad:-pad]  # torchvision also pads the outer edge
+    return Image.fromarray(grid.permute(1, 2, 0).contiguous().numpy())
+
+
+def _stack_pil(images: Sequence[Image.Image]) -> Tensor:
+    """PIL images of one size -> `[N, H, W, 3]` uint8."""
+    tiles = [np.asarray(image.convert("RGB"), dtype=np.uint8) for image in images]
+    if not tiles:
+        return torch.zeros(0, 1, 1, 3, dtype=torch.uint8)
+    sizes = {tile.shape for tile in tiles}
+    if len(sizes) > 1:
+        raise ValueError(f"grid tiles must share one size, got {sorted(s[1::-1] for s in sizes)}")
+    return torch.from_numpy(np.stack(tiles))

@@ -7,10 +7,11 @@ import torch
 
 from stylegan_edit.assets import ASSETS, bundled, resolve_network
 from stylegan_edit.data.factors import ATTRIBUTES
-from stylegan_edit.editors import LinearEdit
+from stylegan_edit.editors import Direction, LinearEdit
 from stylegan_edit.editors.direction import load_direction
-from stylegan_edit.editors.sampling import attribute_scorer
+from stylegan_edit.editors.sampling import attribute_scorer, sample_latents
 from stylegan_edit.formats.native import load_network
+from stylegan_edit.generators.sampling import render
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.training.options import TrainingOptions, synthfaces_64
 
@@ -39,28 +40,43 @@ def test_default_model_is_the_documented_config(network) -> None:  # type: ignor
     assert images.shape == (2, 3, 64, 64) and bool(torch.isfinite(images).all())
 
 
-def test_every_attribute_has_a_bundled_direction_that_moves_it(network) -> None:  # type: ignore[no-untyped-def]
-    """Strength +2 along each bundled direction raises the classifier's logit of its attribute on average and labels
-    at least as many faces positive as before; by more than one logit where W separates the attribute linearly
-    (the direction's SVM validation accuracy is at least 0.9). On the shipped model the yaw, eyeglasses and smile
-    SVMs reach 0.84 / 0.85 / 0.89 on the 2% extremes: W does not separate yaw linearly (linear separability H 0.52,
-    README), and the yaw direction moves yaw by only 0.34 logits per unit (`metrics edit-fidelity`)."""
+SHARE_MARGIN = 0.2  # rise of the share of faces the classifier labels positive, at strength +2
+
+
+def test_bundled_directions_raise_their_attribute_where_a_random_direction_does_not(network) -> None:  # type: ignore[no-untyped-def]
+    """Strength +2 along a bundled direction whose SVM separates the attribute in W (validation accuracy >= 0.9:
+    age, beard, eyes_open, hair_length) raises the classifier's positive share of that attribute on 64 faces by at
+    least 0.2 (measured +0.30 to +0.45); a random unit direction (seed 0) at the same strength stays below 0.2 for
+    every attribute (measured -0.14 to +0.08; 20 random seeds reach at most +0.17), so the margin tells a direction
+    from chance. The eyeglasses, smile and yaw SVMs reach only 0.85 / 0.89 / 0.84 on the shipped model (W does not
+    separate them linearly, README); their directions move the share by +0.16 / +0.06 / +0.02, within what random
+    directions reach at strength 2, and are held only to raising the mean logit without lowering the share."""
     generator = network.generator
     assert sorted(bundled("direction")) == sorted(ATTRIBUTES)
     score = attribute_scorer(ATTRIBUTES)
-    torch.manual_seed(0)
-    with torch.no_grad():
-        w = Latents(generator.mapping(torch.randn(24, generator.z_dim), truncation_psi=0.7)[:, 0], LatentSpace.W)
-        for column, name in enumerate(ATTRIBUTES):
-            direction = load_direction(bundled("direction")[name], generator=generator)
-            assert direction.method == "interfacegan" and abs(float(direction.vector.norm()) - 1) < 1e-5
-            before = score(generator.synthesis(w.to_w_plus(generator.num_ws).tensor, noise_mode="const"))
-            edited = LinearEdit(direction, 2.0)(w, num_ws=generator.num_ws).to_w_plus(generator.num_ws)
-            after = score(generator.synthesis(edited.tensor, noise_mode="const"))
-            change = after[:, column] - before[:, column]
-            linear = direction.statistics["accuracy"] >= 0.9
-            assert float(change.mean()) > (1.0 if linear else 0.0), (name, direction.statistics, change)
-            assert int((after[:, column] > 0).sum()) >= int((before[:, column] > 0).sum()), name
+    w = sample_latents(generator, 64, space=LatentSpace.W, seed=0, truncation_psi=0.7)
+
+    def logits(latents: Latents) -> torch.Tensor:
+        return score(render(generator, latents, batch_size=16))
+
+    before = logits(w)
+    share_before = (before > 0).float().mean(dim=0)
+    vector = torch.randn(generator.w_dim, generator=torch.Generator().manual_seed(0))
+    random_direction = Direction(vector / vector.norm(), LatentSpace.W, "random", "random")
+    random_gain = (logits(LinearEdit(random_direction, 2.0)(w)) > 0).float().mean(dim=0) - share_before
+    assert float(random_gain.max()) < SHARE_MARGIN, dict(zip(ATTRIBUTES, random_gain.tolist(), strict=True))
+    separated = []
+    for column, name in enumerate(ATTRIBUTES):
+        direction = load_direction(bundled("direction")[name], generator=generator)
+        assert direction.method == "interfacegan" and abs(float(direction.vector.norm()) - 1) < 1e-5
+        after = logits(LinearEdit(direction, 2.0)(w))[:, column]
+        gain = float((after > 0).float().mean() - share_before[column])
+        if direction.statistics["accuracy"] >= 0.9:
+            separated.append(name)
+            assert gain >= SHARE_MARGIN, (name, gain, direction.statistics)
+        else:
+            assert float((after - before[:, column]).mean()) > 0 and gain >= 0, (name, gain)
+    assert sorted(separated) == ["age", "beard", "eyes_open", "hair_length"]
 
 
 @pytest.mark.parametrize("arch", ["psp", "e4e"])

@@ -6,6 +6,7 @@ import json
 import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,9 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from stylegan_edit.cli.handoff import find_last_latents
-from stylegan_edit.cli.project import project
+from stylegan_edit.cli.project import PRESET_NAMES, project
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
+from stylegan_edit.workflow.presets import PRESETS
 
 
 @pytest.fixture(autouse=True)
@@ -56,9 +58,14 @@ def test_project_writes_latents_images_metrics_and_records_them(tmp_path: Path, 
     result = _run(*inputs, "--network", tiny_checkpoint, "--steps", "3", "--batch-size", "2", "--outdir", out)
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
+    assert (
+        lines[0]
+        == "preset nvidia: Adam from the mean W, 3 steps, lr 0.1, ramp-up 0.05, ramp-down 0.25, latent noise 0.05"
+    )
+    assert lines[1].startswith("loss: disc (auto: no VGG16 weights at ")  # the tiny network is no SynthFaces model
     names = ["wide", "gray", "alpha", "deep", "print", "big"]
-    assert [line.split(":")[0] for line in lines[:6]] == names
-    assert all("PSNR" in line and "SSIM" in line and "disc" in line for line in lines[:6])
+    assert [line.split(":")[0] for line in lines[2:8]] == names
+    assert all("PSNR" in line and "SSIM" in line and "disc" in line for line in lines[2:8])
     assert "projected.safetensors" in lines[-1] and "last-latents.json" in lines[-1]
     expected = {"compare.png", "latents.safetensors", "metrics.json", "proj.png", "projected_w.npz", "target.png"}
     for name in names:
@@ -68,6 +75,7 @@ def test_project_writes_latents_images_metrics_and_records_them(tmp_path: Path, 
         assert data["w"].shape == (1, 6, 16) and data["w"].dtype == np.float32
     latents, meta = load_latents(out / "gray" / "latents.safetensors")
     assert latents.space is LatentSpace.W_PLUS and meta["loss"] == "1*disc" and meta["source"] == "gray.png"
+    assert (meta["preset"], meta["steps"], meta["seed"]) == ("nvidia", "3", "304")
     metrics = json.loads((out / "gray" / "metrics.json").read_text())
     assert metrics["perceptual_name"] == "disc" and metrics["psnr"] > 0
     combined, combined_meta = load_latents(out / "projected.safetensors")
@@ -84,8 +92,9 @@ def test_project_noise_strip_video_and_init_file(tmp_path: Path, tiny_checkpoint
     first = _run("a.png", "--network", tiny_checkpoint, "--steps", "4", "--space", "w", "--outdir", "one")
     assert first.exit_code == 0, first.output
     args = ["--network", tiny_checkpoint, "--steps", "8", "--loss", "mse", "--noise", "--strip", "--save-video"]
-    second = _run("a.png", *args, "--init", "one/a/latents.safetensors", "--outdir", "two")
+    second = _run("a.png", *args, "--init-latents", "one/a/latents.safetensors", "--outdir", "two")
     assert second.exit_code == 0, second.output
+    assert second.stdout.startswith("preset nvidia: Adam from one/a/latents.safetensors, 8 steps, lr 0.1")
     files = {p.name for p in (tmp_path / "two" / "a").iterdir()}
     assert {"noise.safetensors", "strip.png", "proj.gif"} <= files
     assert Image.open(tmp_path / "two" / "a" / "strip.png").size == (8 * 16, 16)
@@ -117,6 +126,7 @@ def _bad_inputs(tmp_path: Path, tiny_checkpoint: Path) -> dict[str, tuple[list[s
     Image.new("RGB", (64, 64), (128, 128, 128)).save(tmp_path / "blank.png")
     Latents(torch.zeros(1, 8), LatentSpace.W).save(tmp_path / "w8.safetensors")
     Latents(torch.zeros(1, 18, 16), LatentSpace.W_PLUS).save(tmp_path / "w18.safetensors")
+    Latents(torch.zeros(2, 16), LatentSpace.W).save(tmp_path / "two.safetensors")
     return {
         "not an image": (["good.png", "notes.png"], "notes.png: not an image file"),
         "truncated": (["cut.png"], "cut.png: cannot decode image"),
@@ -125,23 +135,27 @@ def _bad_inputs(tmp_path: Path, tiny_checkpoint: Path) -> dict[str, tuple[list[s
         "missing": (["nowhere.png"], "nowhere.png: no such file"),
         "no face": (["blank.png", "--align"], "blank.png: no face found"),
         "w_dim": (
-            ["good.png", "--init", "w8.safetensors"],
+            ["good.png", "--init-latents", "w8.safetensors"],
             "w8.safetensors: latents with w_dim 8, but the generator needs 16",
         ),
         "num_ws": (
-            ["good.png", "--init", "w18.safetensors"],
+            ["good.png", "--init-latents", "w18.safetensors"],
             "w18.safetensors: latents with 18 layers (num_ws), but the generator needs 6",
         ),
-        "init": (["good.png", "--init", "nothing.safetensors"], "not 'mean', 'encoder' or an existing latents file"),
+        "init": (["good.png", "--init-latents", "nothing.safetensors"], "cannot read latents file nothing.safetensors"),
+        "two inits": (["good.png", "--init-latents", "two.safetensors"], "2 codes for 1 images"),
         "loss": (["good.png", "--loss", "lpips"], "vgg16-397923af.pth (nothing is downloaded)"),
-        "nan": (
-            ["good.png", "--loss", "mse", "--lr", "1e30", "--steps", "40"],
-            "optimisation diverged (NaN loss) at step",
-        ),
+        "lbfgs noise": (["good.png", "--preset", "lbfgs", "--noise"], "preset lbfgs runs L-BFGS"),
+        "encoder in w": (["good.png", "--preset", "encoder-lbfgs", "--space", "w"], "needs space w+, not w"),
+        "nan": (["good.png", "--loss", "mse", "--steps", "40"], "optimisation diverged (NaN loss) at step"),
     }
 
 
-def test_bad_inputs_fail_with_one_line_and_leave_nothing(tmp_path: Path, tiny_checkpoint: Path) -> None:
+def test_bad_inputs_fail_with_one_line_and_leave_nothing(
+    tmp_path: Path, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nvidia = PRESETS["nvidia"]
+    monkeypatch.setitem(PRESETS, "nvidia", replace(nvidia, lr=1e30))  # diverges ("nan"); the others fail before
     for label, (args, message) in _bad_inputs(tmp_path, tiny_checkpoint).items():
         out = tmp_path / f"out-{label.replace(' ', '-')}"
         result = _run(*args, "--network", tiny_checkpoint, "--outdir", out, "--no-progress")
@@ -172,6 +186,22 @@ def test_main_command_on_the_bundled_model(tmp_path: Path) -> None:
     assert latents.space is LatentSpace.W_PLUS and latents.tensor.shape == (1, 10, 128)
     assert meta.get("network") == "synthfaces-64", meta
     assert Image.open(tmp_path / "out" / "project" / "photo" / "proj.png").size == (64, 64)
-    fast = _run("photo.png", "--space", "w+", "--steps", "5", "--lr", "0.3", "--latent-noise", "0", "--outdir", "fast")
+    assert result.stdout.splitlines()[0].startswith("preset nvidia: Adam from the mean W, 5 steps, lr 0.1")
+    assert result.stdout.splitlines()[1].startswith("loss: classifier (auto: no VGG16 weights")
+    fast = _run("photo.png", "--preset", "lbfgs", "--steps", "5", "--outdir", "fast")
     assert fast.exit_code == 0, fast.output
-    assert _run("photo.png", "--latent-noise", "-1").exit_code == 2  # click's usage error
+    assert fast.stdout.startswith("preset lbfgs: L-BFGS from the mean W, 5 steps\n")
+    assert load_latents(tmp_path / "fast" / "photo" / "latents.safetensors")[1]["schedule"] == "lbfgs"
+    assert _run("photo.png", "--preset", "adam").exit_code == 2  # click's usage error, naming the presets
+
+
+def test_help_lists_every_preset_with_its_numbers() -> None:
+    result = CliRunner().invoke(project, ["--help"], terminal_width=1000)
+    assert result.exit_code == 0
+    assert tuple(PRESETS) == PRESET_NAMES
+    for preset in PRESETS.values():
+        assert f"{preset.name}: " in result.output and f"{preset.num_steps} " in result.output
+        for value in (preset.lr, preset.lr_rampup, preset.lr_rampdown):
+            assert value is None or f"{value:g}" in result.output
+    for removed in ("--lr", "--latent-noise", "--optimizer", "--init "):
+        assert removed not in result.output

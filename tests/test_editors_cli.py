@@ -126,6 +126,10 @@ def test_apply_uses_the_handoff_and_conditions(
     record_latents(tmp_path / "proj" / "projected.safetensors", command="project", network=tiny_checkpoint)
     result = run(apply, [*direction, "--condition", sefa_dir / "sefa1.safetensors", "--outdir", "edits"])
     assert result.exit_code == 0, result.output
+    recorded = (tmp_path / "proj" / "projected.safetensors").resolve()
+    assert result.output.splitlines()[0] == (
+        f"latents: {recorded} (the last `project`, recorded in .stylegan-edit/last-latents.json)"
+    )
     assert (tmp_path / "edits" / "edited.png").is_file()
     _, meta = load_latents(tmp_path / "edits" / "edited.safetensors")
     assert meta["source"].endswith("projected.safetensors") and "sefa1" in meta["conditions"]
@@ -183,5 +187,7 @@ def test_blend_bad_input(tmp_path: Path, tiny_checkpoint: Path, model_b: Path) -
         run(blend, [tiny_checkpoint, bigger, "--swap-res", 8, *out]), "img_resolution is 16 in the first and 32"
     )
     one_line_error(run(blend, [tiny_checkpoint, model_b, "--swap-res", 12, *out]), "power of two from 4 to 32")
-    one_line_error(run(interpolate, [tiny_checkpoint, model_b, "--res-alpha", "64=1", *out]), "names resolution 64")
+    one_line_error(
+        run(interpolate, [tiny_checkpoint, model_b, "--res-alpha", "64=1", *out]), "no block at resolution 64"
+    )
     one_line_error(run(blend, [tiny_checkpoint, tmp_path / "nope.pkl", "--swap-res", 8, *out]), "no such checkpoint")

@@ -131,3 +131,26 @@ def test_handoff_records_and_finds_the_last_latents(tmp_path: Path) -> None:
     latents_path.unlink()
     with pytest.raises(ValueError, match="no longer exists"):
         find_last_latents(tmp_path)
+
+
+def test_a_float16_copy_of_the_generator_keeps_its_directions(
+    tmp_path: Path, tiny_generator: Generator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A direction fitted on a float32 generator fits its float16 shipped copy without the "another mapping
+    network" warning (the fingerprint rounds to float16), while a generator with another mapping still warns."""
+    from stylegan_edit.editors import SeFa
+    from stylegan_edit.formats.native import load_network, save_network
+    from tests.conftest import make_generator
+
+    path = tmp_path / "sefa0.safetensors"
+    SeFa(n_components=1).fit(tiny_generator).directions_[0].save(path)
+    save_network(tmp_path / "half.safetensors", tiny_generator, dtype=torch.float16)
+    half = load_network(tmp_path / "half.safetensors").generator
+    assert not torch.equal(half.mapping.fc0.weight, tiny_generator.mapping.fc0.weight)  # the copy really was rounded
+    with caplog.at_level("WARNING", logger="stylegan_edit.editors.direction"):
+        load_direction(path, generator=half)
+    assert "another mapping network" not in caplog.text
+    other = make_generator(seed=1)
+    with caplog.at_level("WARNING", logger="stylegan_edit.editors.direction"):
+        load_direction(path, generator=other)
+    assert "another mapping network" in caplog.text

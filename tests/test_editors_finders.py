@@ -20,6 +20,7 @@ from stylegan_edit.editors import (
 )
 from stylegan_edit.generators import Generator
 from stylegan_edit.latents import Latents, LatentSpace
+from tests.conftest import TINY
 
 
 def planted(num: int, dim: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,3 +139,29 @@ def test_sefa_directions_are_eigenvectors_of_the_stacked_modulation_weights(tiny
     assert abs(float(with_rgb.directions_[0].vector.double() @ top)) > 0.9999
     with pytest.raises(ValueError, match="layer 6 is out of range"):
         SeFa(layers=[6]).fit(tiny_generator)
+
+
+@pytest.mark.parametrize("layers", [None, [0, 4], [2, 3, 4]])
+def test_sefa_matches_a_numpy_eigendecomposition_of_the_affine_weights(
+    tiny_generator: Generator, layers: list[int] | None
+) -> None:
+    """The SeFa paper (arXiv:2007.06600): directions are the top eigenvectors of A^T A, A the chosen layers' style
+    affine weights stacked (one row per modulated channel), each row normalised to unit length. The reference reads
+    the weights from the state dict by name: the convolution of W+ index i is conv1 of block 4 (i = 0), else conv0
+    (odd i) or conv1 (even i) of block 2^((i + 1) // 2 + 2); the torgb layers are left out."""
+    state = {k: v.double().numpy() for k, v in tiny_generator.state_dict().items()}
+    keys = ["synthesis.b4.conv1.affine.weight"]
+    for index in range(1, TINY.num_ws - 1):
+        keys.append(f"synthesis.b{2 ** ((index + 1) // 2 + 2)}.conv{(index + 1) % 2}.affine.weight")
+    chosen = [key for index, key in enumerate(keys) if layers is None or index in layers]
+    a = np.concatenate([state[key] for key in chosen])
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    eigenvalues, eigenvectors = np.linalg.eigh(a.T @ a)
+    order = np.argsort(eigenvalues)[::-1]
+    finder = SeFa(n_components=5, layers=layers).fit(tiny_generator)
+    assert np.allclose(finder.eigenvalues_.double().numpy(), eigenvalues[order[:5]], rtol=1e-4, atol=1e-6)
+    assert bool((finder.eigenvalues_[:-1] >= finder.eigenvalues_[1:]).all())  # descending, as the paper ranks them
+    for rank, direction in enumerate(finder.directions_):
+        cosine = float(direction.vector.double().numpy() @ eigenvectors[:, order[rank]])
+        assert abs(cosine) > 0.999, (rank, cosine)
+        assert direction.statistics["eigenvalue"] == pytest.approx(eigenvalues[order[rank]], rel=1e-4)

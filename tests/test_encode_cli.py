@@ -1,4 +1,5 @@
-"""`encode`, `train-encoder` and `project --init encoder` through click's test runner: outputs, hand-off, bad input."""
+"""`encode`, `train-encoder` and `project --preset encoder-*` through click's test runner: outputs, hand-off, bad
+input."""
 
 from __future__ import annotations
 
@@ -83,8 +84,18 @@ def test_project_init_encoder_starts_from_the_encoders_codes(
     tmp_path: Path, tiny_checkpoint: Path, tiny_encoder: Path
 ) -> None:
     photo = _photos(tmp_path / "in", 1)[0]
-    args = [photo, "--network", tiny_checkpoint, "--init", "encoder", "--encoder", tiny_encoder, "--outdir", "p"]
-    result = _run(project, *args, "--steps", "1")  # the first step's learning rate is 0 (ramp-up)
+    args = [
+        photo,
+        "--network",
+        tiny_checkpoint,
+        "--preset",
+        "encoder-lbfgs",
+        "--encoder",
+        tiny_encoder,
+        "--outdir",
+        "p",
+    ]
+    result = _run(project, *args, "--steps", "1")  # L-BFGS's first step evaluates the start
     assert result.exit_code == 0, result.output
     encoded = _run(encode, photo, "--network", tiny_checkpoint, "--encoder", tiny_encoder, "--outdir", "e")
     assert encoded.exit_code == 0, encoded.output
@@ -97,12 +108,12 @@ def test_project_init_encoder_starts_from_the_encoders_codes(
     )
 
 
-def test_optimizer_and_schedule_defaults_depend_on_the_start(
+def test_presets_set_the_optimizer_schedule_and_start(
     tmp_path: Path, tiny_checkpoint: Path, tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Adam with NVIDIA's schedule from the mean W; L-BFGS from an encoder, and Adam with REFINE's schedule there
-    when asked, with options on top; the optimizer / schedule used is recorded with each image's metrics. Adam's
-    options with L-BFGS are refused in one line."""
+    """Each preset is one recipe: Adam with NVIDIA's schedule from the mean W, L-BFGS from the mean W or the
+    encoder's codes, Adam with REFINE's schedule from the encoder's codes; the optimizer / schedule used is
+    recorded with each image's metrics. Noise maps with an L-BFGS preset are refused in one line."""
     from stylegan_edit.invert import projector as projector_module
 
     keys = ("optimizer", "lr", "lr_rampup", "lr_rampdown", "latent_noise")
@@ -110,35 +121,35 @@ def test_optimizer_and_schedule_defaults_depend_on_the_start(
     original = projector_module.Projector.__init__
 
     def spy(self: object, *args: object, **kwargs: object) -> None:
-        seen.append(tuple(kwargs[key] for key in keys))
+        seen.append(tuple(kwargs.get(key) for key in keys))
         original(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(projector_module.Projector, "__init__", spy)
     photo = _photos(tmp_path / "in", 1)[0]
-    base = [photo, "--network", tiny_checkpoint, "--steps", "2", "--no-progress"]
-    from_encoder = ["--init", "encoder", "--encoder", tiny_encoder]
-    adam = [*from_encoder, "--optimizer", "adam"]
-    runs = ([], from_encoder, adam, [*adam, "--latent-noise", "0.02", "--lr", "0.1", "--lr-rampdown", "0.5"])
-    for extra in runs:
-        result = _run(project, *base, *extra, "--outdir", tmp_path / f"out{len(seen)}")
+    base = [photo, "--network", tiny_checkpoint, "--steps", "2", "--no-progress", "--encoder", tiny_encoder]
+    presets = ("nvidia", "lbfgs", "encoder-lbfgs", "encoder-adam")
+    for name in presets:
+        result = _run(project, *base, "--preset", name, "--outdir", tmp_path / name)
         assert result.exit_code == 0, result.output
+        start = "the mean W" if not name.startswith("encoder") else f"the {tiny_encoder} encoder's codes"
+        assert result.stdout.startswith(f"preset {name}: ") and f" from {start}, 2 steps" in result.stdout
     assert seen == [
         ("adam", 0.1, 0.05, 0.25, 0.05),
-        ("lbfgs", 0.25, 0.2, 0.05, 0.0),
+        ("lbfgs", None, None, None, 0.0),
+        ("lbfgs", None, None, None, 0.0),
         ("adam", 0.25, 0.2, 0.05, 0.0),
-        ("adam", 0.1, 0.2, 0.5, 0.02),
     ]
-    record = json.loads((tmp_path / "out1" / "photo0" / "metrics.json").read_text())
-    assert record["schedule"] == "lbfgs"
-    record = json.loads((tmp_path / "out2" / "photo0" / "metrics.json").read_text())
+    record = json.loads((tmp_path / "encoder-lbfgs" / "photo0" / "metrics.json").read_text())
+    assert (record["schedule"], record["preset"], record["arch"]) == ("lbfgs", "encoder-lbfgs", "e4e")
+    record = json.loads((tmp_path / "encoder-adam" / "photo0" / "metrics.json").read_text())
     assert record["schedule"] == "lr 0.25, lr_rampup 0.2, lr_rampdown 0.05, latent_noise 0"
-    for extra in (["--lr", "0.1"], ["--optimizer", "lbfgs", "--noise"]):
-        refused = _run(project, *base, *from_encoder, *extra, "--outdir", tmp_path / "refused")
-        assert refused.exit_code == 2 and "only apply to --optimizer adam" in refused.output
+    for name in ("lbfgs", "encoder-lbfgs"):
+        refused = _run(project, *base, "--preset", name, "--noise", "--outdir", tmp_path / "refused")
+        assert refused.exit_code == 1 and f"preset {name} runs L-BFGS" in refused.output
         assert "Traceback" not in refused.output and not (tmp_path / "refused").exists()
-    with_noise = _run(project, *base, *from_encoder, "--noise", "--outdir", tmp_path / "noise")
+    with_noise = _run(project, *base, "--preset", "encoder-adam", "--noise", "--outdir", tmp_path / "noise")
     assert with_noise.exit_code == 0, with_noise.output
-    assert seen[-1][0] == "adam"  # --noise alone picks Adam, which optimises the noise maps
+    assert (tmp_path / "noise" / "photo0" / "noise.safetensors").is_file()
 
 
 def test_train_encoder_trains_resumes_and_its_encoder_encodes(tmp_path: Path, tiny_checkpoint: Path) -> None:
@@ -199,7 +210,7 @@ def test_train_encoder_fine_tunes_an_encoder_file(tmp_path: Path, tiny_checkpoin
         ("network-as-encoder", "is a generator checkpoint, not an encoder"),
         ("missing-encoder", "no such encoder file"),
         ("not-shipped", "no e4e encoder ships for the network"),
-        ("init-encoder-in-w", "--init encoder needs --space w+"),
+        ("init-encoder-in-w", "so preset encoder-adam needs space w+, not w"),
         ("train-no-images", "no image files found"),
         ("train-broken-images", "none of the 2 image files could be read"),
         ("train-no-arch", "a new run needs --arch and --run-dir"),
@@ -234,7 +245,7 @@ def test_bad_inputs_fail_with_one_line(
     elif case == "not-shipped":
         result = _run(encode, photo, *network, "--encoder", "e4e")
     elif case == "init-encoder-in-w":
-        result = _run(project, photo, *network, "--init", "encoder", "--space", "w", "--encoder", tiny_encoder)
+        result = _run(project, photo, *network, "--preset", "encoder-adam", "--space", "w", "--encoder", tiny_encoder)
     elif case.startswith("train"):
         data = tmp_path / "data"
         data.mkdir()

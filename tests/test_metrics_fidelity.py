@@ -137,7 +137,7 @@ def test_edit_fidelity_command(tmp_path: Path, tiny_checkpoint: Path, classifier
     assert rows["sefa0"]["target"] in ("age", "smile", "eyeglasses", "yaw", "hair_length", "beard", "eyes_open")
     assert rows["sefa0"]["target_probability_per_unit"] >= 0 and len(rows["age"]["leakage"]) == 7
     bad = CliRunner().invoke(metrics, [str(a) for a in [*args, "--condition", "hat", "--classifier", classifier_path]])
-    assert bad.exit_code != 0 and "'hat' is not among the --directions" in bad.output
+    assert bad.exit_code != 0 and "'hat' is not among the directions" in bad.output
 
 
 def test_separability_command(tiny_checkpoint: Path, classifier_path: Path) -> None:

@@ -29,9 +29,9 @@ from stylegan_edit.cli.common import ensure_outdir, friendly_errors
 @friendly_errors
 def align(images: tuple[Path, ...], size: int, face_index: int, outdir: Path) -> None:
     """Detect the face in each of IMAGES and write its FFHQ-aligned square crop."""
-    from stylegan_edit.cli.project_outputs import output_names
     from stylegan_edit.images import read_image, save_pil
     from stylegan_edit.invert.align import align_face
+    from stylegan_edit.workflow.outputs import output_names
 
     ensure_outdir(outdir)
     for path, name in zip(images, output_names(images), strict=True):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
 from stylegan_edit.cli.common import friendly_errors
+
+if TYPE_CHECKING:
+    from stylegan_edit.generators import Generator
 
 MODEL_HELP = "MODEL_A and MODEL_B: checkpoints in any supported format (native, NVIDIA .pkl, .pt) or bundled names."
 
@@ -37,18 +39,10 @@ class ResolutionAlphas(click.ParamType):
         return dict.fromkeys(resolutions, alpha)
 
 
-def _load_pair(model_a: str, model_b: str, device: str) -> tuple[Any, Any]:
-    from stylegan_edit.assets import resolve_network
-    from stylegan_edit.formats.native import load_generator
-
-    generator_a = load_generator(resolve_network(model_a), device=device)
-    return generator_a, load_generator(resolve_network(model_b), device=device)
-
-
-def _save(out_path: Path, generator: Any, parameters: dict[str, Any]) -> None:
+def _save(out_path: Path, generator: Generator, metadata: dict[str, str]) -> None:
     from stylegan_edit.formats.native import save_network
 
-    save_network(out_path, generator, metadata={"made_by": json.dumps(parameters, sort_keys=True)})
+    save_network(out_path, generator, metadata=metadata)
 
 
 @click.command(epilog=MODEL_HELP)
@@ -88,26 +82,16 @@ def blend(
     model_a: str, model_b: str, swap_res: int, transition_width: float, mapping_from: str, out_path: Path
 ) -> None:
     """Layer swapping: MODEL_A's low-resolution blocks with MODEL_B's high-resolution ones (toonification)."""
-    from stylegan_edit.editors.blend import blend_layers, swap_weights
+    from stylegan_edit.workflow.mixing import blend as blend_models
+    from stylegan_edit.workflow.mixing import blend_shares, provenance
 
-    generator_a, generator_b = _load_pair(model_a, model_b, "cpu")
     mapping: Literal["a", "b"] = "b" if mapping_from == "b" else "a"
-    blended = blend_layers(generator_a, generator_b, swap_res, transition_width=transition_width, mapping_from=mapping)
-    weights = swap_weights(generator_a.img_resolution, swap_res, transition_width)
-    _save(
-        out_path,
-        blended,
-        {
-            "command": "blend",
-            "model_a": model_a,
-            "model_b": model_b,
-            "swap_res": swap_res,
-            "transition_width": transition_width,
-            "mapping_from": mapping,
-        },
-    )
-    shares = ", ".join(f"{res}: {weight:.2f}" for res, weight in weights.items())
-    click.echo(f"wrote {out_path} (share of B per block: {shares}; mapping from {mapping.upper()})")
+    blended = blend_models(model_a, model_b, swap_res=swap_res, transition_width=transition_width, mapping_from=mapping)
+    parameters = {"swap_res": swap_res, "transition_width": transition_width, "mapping_from": mapping}
+    _save(out_path, blended, provenance("blend", model_a, model_b, **parameters))
+    shares = blend_shares(blended.img_resolution, swap_res, transition_width)
+    described = ", ".join(f"{res}: {share:.2f}" for res, share in shares.items())
+    click.echo(f"wrote {out_path} (share of B per block: {described}; mapping from {mapping.upper()})")
 
 
 @click.command(epilog=MODEL_HELP)
@@ -140,28 +124,12 @@ def interpolate(
     model_a: str, model_b: str, alpha: float, res_alphas: tuple[dict[int, float], ...], out_path: Path
 ) -> None:
     """Weight-space interpolation of two models of one architecture."""
-    from stylegan_edit.editors.blend import interpolate_models
+    from stylegan_edit.workflow.mixing import interpolate as interpolate_models
+    from stylegan_edit.workflow.mixing import provenance
 
-    generator_a, generator_b = _load_pair(model_a, model_b, "cpu")
     per_resolution: dict[int, float] = {}
     for entry in res_alphas:
         per_resolution.update(entry)
-    known = generator_a.config.block_resolutions
-    outside = sorted(set(per_resolution) - set(known))
-    if outside:
-        raise click.ClickException(
-            f"--res-alpha names resolution {outside[0]}, but the models' blocks are {', '.join(map(str, known))}"
-        )
-    mixed = interpolate_models(generator_a, generator_b, alpha, resolution_alphas=per_resolution)
-    _save(
-        out_path,
-        mixed,
-        {
-            "command": "interpolate",
-            "model_a": model_a,
-            "model_b": model_b,
-            "alpha": alpha,
-            "res_alphas": {str(k): v for k, v in per_resolution.items()},
-        },
-    )
+    mixed = interpolate_models(model_a, model_b, alpha=alpha, resolution_alphas=per_resolution)
+    _save(out_path, mixed, provenance("interpolate", model_a, model_b, alpha=alpha, res_alphas=per_resolution))
     click.echo(f"wrote {out_path}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -55,34 +54,26 @@ def train_classifier(
 ) -> None:
     """Train the attribute classifier (seven SynthFaces attributes and the photo/toon style) on rendered faces of
     both styles, measure its accuracy on fresh faces, and write it as a .safetensors file."""
-    import time
-
-    import torch
-
-    from stylegan_edit.classifiers.attributes import read_classifier, save_classifier
-    from stylegan_edit.classifiers.train import HELD_OUT_SEED_OFFSET, evaluate_classifier
-    from stylegan_edit.classifiers.train import train_classifier as train
+    from stylegan_edit.workflow.classification import train_classifier as train
 
     if threads is not None:
+        import torch
+
         torch.set_num_threads(threads)
-    started = time.time()
-    classifier = train(num, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=progress)
-    minutes = (time.time() - started) / 60
-    metadata = {
-        "training": json.dumps(
-            {"num_per_style": num, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}
-        ),
-    }
-    save_classifier(out_path, classifier, metadata=metadata, dtype=getattr(torch, dtype))
-    click.echo(f"wrote {out_path} ({out_path.stat().st_size / 1e6:.2f} MB, trained in {minutes:.1f} min)")
-    if eval_num:
-        stored, _ = read_classifier(out_path)  # measure the weights as stored (float16 by default)
-        accuracy = evaluate_classifier(stored, eval_num, progress=progress)
-        click.echo(format_accuracy(accuracy, eval_num, HELD_OUT_SEED_OFFSET))
-        metadata["held_out_accuracy"] = json.dumps(
-            {"num_per_style": eval_num, "seed_offset": HELD_OUT_SEED_OFFSET, "accuracy": accuracy}
-        )
-        save_classifier(out_path, stored, metadata=metadata, dtype=getattr(torch, dtype))
+    trained = train(
+        out_path,
+        num=num,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        eval_num=eval_num,
+        dtype=dtype,
+        progress=progress,
+    )
+    click.echo(f"wrote {out_path} ({trained.size / 1e6:.2f} MB, trained in {trained.seconds / 60:.1f} min)")
+    if trained.accuracy is not None:
+        click.echo(format_accuracy(trained.accuracy, eval_num, trained.seed_offset))
 
 
 def format_accuracy(accuracy: dict[str, dict[str, float]], num: int, seed_offset: int) -> str:

@@ -8,19 +8,7 @@ import click
 
 from stylegan_edit.cli.common import friendly_errors
 
-FORMATS = ("native", "rosinality", "nvidia-pkl")
-_BY_SUFFIX = {".safetensors": "native", ".pt": "rosinality", ".pth": "rosinality", ".pkl": "nvidia-pkl"}
-
-
-def destination_format(path: Path, to: str | None) -> str:
-    """The format to write: `to` when given, else from the destination's extension."""
-    if to is not None:
-        return to
-    if path.suffix.lower() in _BY_SUFFIX:
-        return _BY_SUFFIX[path.suffix.lower()]
-    raise click.UsageError(
-        f"cannot tell the format of {path.name} from its extension; use .safetensors or .pt, or pass --to"
-    )
+FORMATS = ("native", "rosinality")  # workflow.conversion.WRITABLE, without importing torch
 
 
 @click.command()
@@ -40,26 +28,14 @@ def convert(src: Path, dst: Path, to: str | None, half: bool) -> None:
     NVIDIA pickles can be read but not written: they carry code. rosinality files hold only networks it can
     express (512 channels up to 32 px, skip generator, no conv_clamp).
     """
-    fmt = destination_format(dst, to)
-    if fmt == "nvidia-pkl":
-        raise click.UsageError(
-            "writing NVIDIA pickles is not supported (they carry code); write .safetensors (native) or .pt (rosinality)"
-        )
+    from stylegan_edit.workflow.conversion import convert_network, destination_format
+
+    try:
+        destination_format(dst, to)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     if dst.resolve() == src.resolve():
         raise click.UsageError("DST must differ from SRC")
-
-    import torch
-
-    from stylegan_edit.formats.native import load_network, save_network
-    from stylegan_edit.formats.rosinality import write_rosinality
-
-    network = load_network(src)
-    dtype = torch.float16 if half else torch.float32
-    if fmt == "native":
-        reserved = {"format", "format_version", "generator_config", "discriminator_config"}
-        metadata = {k: v for k, v in network.metadata.items() if k not in reserved}
-        save_network(dst, network.generator, network.discriminator, metadata=metadata, dtype=dtype)
-    else:
-        write_rosinality(dst, network, dtype=dtype)
-    parts = "generator and discriminator" if network.discriminator is not None else "generator"
-    click.echo(f"wrote {dst} ({fmt}, {parts}{', float16' if half else ''})")
+    written = convert_network(src, dst, to=to, half=half)
+    parts = "generator and discriminator" if written.has_discriminator else "generator"
+    click.echo(f"wrote {dst} ({written.format}, {parts}{', float16' if half else ''})")

@@ -33,19 +33,12 @@ def dataset() -> None:
 def synthfaces(num: int, style: str, size: int, seed_offset: int, outdir: Path, progress: bool) -> None:
     """Write procedural faces (PNGs) with their ground-truth attributes (labels.json)."""
     from stylegan_edit.data.render import check_size
-    from stylegan_edit.data.synthfaces import write_dataset
+    from stylegan_edit.workflow.datasets import make_dataset
 
     try:
         check_size(size)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--size'") from None
     ensure_outdir(outdir)
-    labels_path = write_dataset(
-        outdir,
-        num,
-        style="toon" if style == "toon" else "photo",
-        size=size,
-        seed_offset=seed_offset,
-        progress=progress,
-    )
+    labels_path = make_dataset(outdir, num=num, style=style, size=size, seed_offset=seed_offset, progress=progress)
     click.echo(f"wrote {num} faces to {outdir} (labels in {labels_path.name})")

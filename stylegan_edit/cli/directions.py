@@ -11,7 +11,6 @@ from stylegan_edit.cli.common import IntRanges, Sweep, ensure_outdir, friendly_e
 
 if TYPE_CHECKING:
     from stylegan_edit.editors.direction import Direction
-    from stylegan_edit.generators import Generator
 
 NETWORK_HELP = "Checkpoint (any supported format) or bundled name.  [default: synthfaces-64]"
 
@@ -148,82 +147,39 @@ def fit(
     device: str,
 ) -> None:
     """Find directions with InterFaceGAN, GANSpace or SeFa and write one file per direction."""
-    from stylegan_edit.assets import resolve_network
-    from stylegan_edit.editors.ganspace import GANSpace
-    from stylegan_edit.editors.preview import components_grid
-    from stylegan_edit.editors.sampling import sample_latents
-    from stylegan_edit.editors.sefa import SeFa
     from stylegan_edit.formats.native import load_generator
     from stylegan_edit.images import save_pil
-    from stylegan_edit.latents import LatentSpace
+    from stylegan_edit.workflow.directions import components_preview, fit_direction
 
     if method != "interfacegan" and (attributes or scores_path or latents_path):
         raise click.UsageError("--attribute, --scores and --latents apply to --method interfacegan only")
-    generator = load_generator(resolve_network(network_spec), device=pick_device(device))
-    if layers is not None:
-        from stylegan_edit.editors.edit import check_layers
-
-        check_layers(layers, generator.num_ws)
-    if method == "interfacegan":
-        found = _fit_interfacegan(
-            generator, name, attributes, scores_path, latents_path, space, extreme_fraction, num_samples, seed
-        )
-    elif method == "ganspace":
-        samples = sample_latents(generator, num_samples, space=LatentSpace.W, seed=seed)
-        finder = GANSpace(n_components=components or 10, layers=layers, random_state=seed)
-        found = finder.fit(samples, generator=generator).directions_
-    else:
-        finder_sefa = SeFa(n_components=components or 5, layers=layers, include_torgb=include_torgb)
-        found = finder_sefa.fit(generator).directions_
-    if name is not None and method != "interfacegan":
-        found = [d.renamed(f"{name}{i}") for i, d in enumerate(found)]
+    if method == "interfacegan" and bool(attributes) == bool(scores_path):
+        raise click.UsageError("interfacegan needs either --attribute NAME or --scores FILE with --latents FILE")
+    if scores_path is not None and latents_path is None:
+        raise click.UsageError("--scores needs --latents: the latents whose images were scored")
+    generator = load_generator(network_spec, device=pick_device(device))
+    found = fit_direction(
+        generator,
+        method,
+        name=name,
+        attributes=attributes,
+        scores=scores_path,
+        latents=latents_path,
+        space=space,
+        extreme_fraction=extreme_fraction,
+        num_samples=num_samples,
+        components=components,
+        layers=layers,
+        include_torgb=include_torgb,
+        seed=seed,
+    )
     ensure_outdir(outdir)
     for direction in found:
         direction.save(outdir / f"{direction.name}.safetensors")
         click.echo(f"wrote {outdir / (direction.name + '.safetensors')}  ({_describe(direction, direction.name)})")
     if method == "ganspace":
-        start = sample_latents(generator, 1, space=LatentSpace.W, seed=seed)
-        save_pil(components_grid(generator, start, found[:5]), outdir / "ganspace_preview.png")
+        save_pil(components_preview(generator, found, seed=seed), outdir / "ganspace_preview.png")
         click.echo(f"wrote {outdir / 'ganspace_preview.png'} (rows: components, columns: -2..2 std)")
-
-
-def _fit_interfacegan(
-    generator: Generator,
-    name: str | None,
-    attributes: tuple[str, ...],
-    scores_path: Path | None,
-    latents_path: Path | None,
-    space: str,
-    extreme_fraction: float,
-    num_samples: int,
-    seed: int,
-) -> list[Direction]:
-    from stylegan_edit.editors.interfacegan import InterFaceGAN
-    from stylegan_edit.editors.sampling import attribute_scorer, load_scores, sample_and_score
-    from stylegan_edit.latents import LatentSpace, load_latents
-
-    if bool(attributes) == bool(scores_path):
-        raise click.UsageError("interfacegan needs either --attribute NAME or --scores FILE with --latents FILE")
-    if scores_path is not None:
-        if latents_path is None:
-            raise click.UsageError("--scores needs --latents: the latents whose images were scored")
-        latents, _ = load_latents(latents_path)
-        if latents.space is LatentSpace.W_PLUS:
-            raise ValueError(f"{latents_path} holds W+ latents; InterFaceGAN fits z or w codes")
-        expected = generator.z_dim if latents.space is LatentSpace.Z else generator.w_dim
-        if latents.dim != expected:
-            raise ValueError(
-                f"{latents_path} holds {latents.dim}-d latents; the generator's {latents.space} has {expected}"
-            )
-        scores, names = load_scores(scores_path, num_latents=len(latents))
-    else:
-        scorer = attribute_scorer(attributes, device=generator.device)
-        samples = sample_and_score(generator, scorer, num_samples, space=space, seed=seed, names=attributes)
-        latents, scores, names = samples.latents, samples.scores, samples.names
-    if name is not None:
-        names = (name,) if len(names) == 1 else tuple(f"{name}_{n}" for n in names)
-    finder = InterFaceGAN(extreme_fraction=extreme_fraction, random_state=seed)
-    return finder.fit(latents, scores, names=names, generator=generator).directions_
 
 
 @directions.command()
@@ -264,27 +220,11 @@ def show(
     device: str,
 ) -> None:
     """Write a strength-sweep grid of a direction (rows: seeds, columns: strengths)."""
-    import torch
-
-    from stylegan_edit.assets import resolve_network
-    from stylegan_edit.editors.direction import load_direction
-    from stylegan_edit.editors.edit import check_layers
-    from stylegan_edit.editors.preview import sweep_grid
     from stylegan_edit.formats.native import load_generator
-    from stylegan_edit.generators.sampling import z_from_seeds
     from stylegan_edit.images import save_pil
-    from stylegan_edit.latents import Latents, LatentSpace
+    from stylegan_edit.workflow.editing import resolve_direction, sweep_grid
 
-    generator = load_generator(resolve_network(network_spec), device=pick_device(device))
-    direction = load_direction(direction_spec, generator=generator)
-    if layers is not None:
-        check_layers(layers, generator.num_ws)
-    with torch.no_grad():
-        z = z_from_seeds(generator, seeds)
-        if direction.space is LatentSpace.Z:
-            latents = Latents(z.cpu(), LatentSpace.Z)
-        else:
-            latents = Latents(generator.mapping(z)[:, 0].cpu(), LatentSpace.W)
-        grid = sweep_grid(generator, latents, direction, strengths, layers=layers)
-    save_pil(grid, out_path)
+    generator = load_generator(network_spec, device=pick_device(device))
+    direction = resolve_direction(direction_spec)  # checked against the generator by sweep_grid
+    save_pil(sweep_grid(generator, seeds, direction, strengths, layers=layers), out_path)
     click.echo(f"wrote {out_path} ({len(seeds)} seeds x {len(strengths)} strengths of {direction.name!r})")

@@ -78,40 +78,21 @@ def apply(
     device: str,
 ) -> None:
     """Edit latents along a direction; write edited.png (or sweep.png) and edited.safetensors."""
-    import torch
-
-    from stylegan_edit.assets import resolve, resolve_network
-    from stylegan_edit.cli.handoff import find_last_latents
-    from stylegan_edit.editors.direction import load_direction
-    from stylegan_edit.editors.edit import check_layers
-    from stylegan_edit.editors.interfacegan import conditional_direction
-    from stylegan_edit.editors.preview import sweep
+    from stylegan_edit.cli.handoff import HANDOFF_PATH, find_last_latents
     from stylegan_edit.formats.native import load_generator
-    from stylegan_edit.generators.sampling import render
     from stylegan_edit.images import make_grid, save_pil, to_pil
-    from stylegan_edit.latents import Latents, LatentSpace, load_latents
+    from stylegan_edit.latents import load_latents
+    from stylegan_edit.workflow.editing import render, resolve_direction, sweep
 
     if latents_path is None:
         handoff = find_last_latents()
         latents_path = handoff.latents_path
         network_spec = network_spec or handoff.network
+        click.echo(f"latents: {latents_path} (the last `{handoff.command}`, recorded in {HANDOFF_PATH})")
     latents, _ = load_latents(latents_path)
-    generator = load_generator(resolve_network(network_spec), device=pick_device(device))
-    direction_path = resolve("direction", direction_spec, search_dirs=("directions",))
-    direction = load_direction(direction_path, generator=generator)
-    if conditions:
-        others = [load_direction(c, generator=generator) for c in conditions]
-        direction = conditional_direction(direction, others)
-    if layers is not None:
-        check_layers(layers, generator.num_ws)
-    if latents.space is LatentSpace.Z and direction.space is not LatentSpace.Z:
-        with torch.no_grad():
-            latents = Latents(generator.mapping(latents.tensor.to(generator.device))[:, 0].cpu(), LatentSpace.W)
-    if latents.space is not LatentSpace.Z and latents.dim != generator.w_dim:
-        raise click.ClickException(
-            f"{latents_path} holds {latents.dim}-d latents; this generator has w_dim {generator.w_dim}"
-        )
-    edited = sweep(latents, direction, strengths, layers=layers, num_ws=generator.num_ws)
+    generator = load_generator(network_spec, device=pick_device(device))
+    direction = resolve_direction(direction_spec, conditions=conditions)  # checked against the generator by sweep
+    edited = sweep(latents, direction, strengths, layers=layers, generator=generator)
     ensure_outdir(outdir)
     pictures = to_pil(render(generator, edited, noise_mode=noise_mode))
     metadata = {

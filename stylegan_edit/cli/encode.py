@@ -22,7 +22,7 @@ PERCEPTUAL_HELP = (
 
 @click.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--encoder", "encoder_spec", default="e4e", show_default=True, help=ENCODER_HELP)
+@click.option("--encoder", "encoder_spec", default="psp", show_default=True, help=ENCODER_HELP)
 @click.option("--network", "network_spec", default=None, help="Checkpoint or bundled name.  [default: synthfaces-64]")
 @target_options(Path("out/encode"))
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Images per batch.")
@@ -44,69 +44,32 @@ def encode(
 ) -> None:
     """Encode IMAGES into the generator's W+ with a trained encoder; write per-image latents (native and NVIDIA
     projected_w.npz), proj.png, compare.png (target | reconstruction) and metrics, and record the latents for
-    `apply`. Refine the codes by optimisation with `project --init encoder`."""
-    import time
-
-    import torch
+    `apply`. Refine the codes by optimisation with `project --preset encoder-lbfgs`."""
     from tqdm import tqdm
 
-    from stylegan_edit.assets import DEFAULT_NETWORK, resolve_network
+    from stylegan_edit.assets import resolve_network
     from stylegan_edit.cli.handoff import record_latents
-    from stylegan_edit.cli.project_outputs import (
-        output_names,
-        prepare_targets,
-        write_combined,
-        write_image_outputs,
-    )
-    from stylegan_edit.encoders import load_encoder
-    from stylegan_edit.formats.native import load_network
-    from stylegan_edit.generators.sampling import render
-    from stylegan_edit.images import from_pil
-    from stylegan_edit.perceptual.choice import choose_loss
-    from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
+    from stylegan_edit.workflow.inversion import encode as run_encoder
+    from stylegan_edit.workflow.outputs import save_inversion
 
-    torch_device = pick_device(device)
-    network_path = resolve_network(network_spec)
-    network = load_network(network_path, device=torch_device)
-    generator = network.generator
-    encoder = load_encoder(encoder_spec, network=network_spec, device=torch_device)
-    encoder.check_generator(generator, f"the encoder {encoder_spec}")
-    pictures = prepare_targets(images, generator.img_resolution, align=align, face_index=face_index)
-    metric = choose_loss(perceptual, network).metric
+    with tqdm(total=len(images), unit="img", desc="encoding", disable=not progress, leave=False) as bar:
+        result = run_encoder(
+            network_spec,
+            list(images),
+            encoder=encoder_spec,
+            perceptual=perceptual,
+            align=align,
+            face_index=face_index,
+            batch_size=batch_size,
+            progress=lambda done, total: bar.update(done - bar.n),
+            device=pick_device(device),
+        )
     ensure_outdir(outdir)
-    names = output_names(images)
-    network_name = network_spec or DEFAULT_NETWORK
-    provenance = {"network": network_name, "encoder": encoder_spec, "arch": encoder.arch}
-    all_latents = []
-    seconds = 0.0
-    with tqdm(total=len(pictures), unit="img", desc="encoding", disable=not progress, leave=False) as bar:
-        for start in range(0, len(pictures), batch_size):
-            targets = torch.cat([from_pil(p) for p in pictures[start : start + batch_size]])
-            began = time.perf_counter()
-            latents = encoder.encode(targets)
-            seconds += time.perf_counter() - began
-            reconstruction = render(generator, latents).cpu()
-            latents = latents.to("cpu")
-            metrics = reconstruction_metrics(reconstruction, targets, metric)
-            for i in range(targets.shape[0]):
-                k = start + i
-                line = write_image_outputs(
-                    outdir / names[k],
-                    source=images[k],
-                    target=targets[i : i + 1],
-                    reconstruction=reconstruction[i : i + 1],
-                    latents=latents[i],
-                    noise=[],
-                    metrics={key: float(value[i]) for key, value in metrics.items()},
-                    frames={},
-                    num_ws=generator.num_ws,
-                    provenance=provenance,
-                    perceptual_name=metric.name if metric is not None else None,
-                )
-                click.echo(f"{names[k]}: {line}")
-            all_latents.append(latents.tensor)
-            bar.update(targets.shape[0])
-    combined = write_combined(outdir, all_latents, "w+", names, images, provenance)
-    record = record_latents(combined, command="encode", network=network_path if network_spec else network_name)
-    click.echo(f"encoded {len(pictures)} images with {encoder.arch} in {1000 * seconds / len(pictures):.1f} ms each")
-    click.echo(f"latents: {combined} (recorded in {record} for `stylegan-edit apply`)")
+    saved = save_inversion(result, outdir, sources=images)
+    for name, line in zip(saved.names, saved.lines, strict=True):
+        click.echo(f"{name}: {line}")
+    network = resolve_network(network_spec) if network_spec else result.network
+    record = record_latents(saved.combined, command="encode", network=network)
+    milliseconds = 1000 * result.seconds / len(result.latents)
+    click.echo(f"encoded {len(result.latents)} images with {result.encoder_arch} in {milliseconds:.1f} ms each")
+    click.echo(f"latents: {saved.combined} (recorded in {record} for `stylegan-edit apply`)")

@@ -68,35 +68,28 @@ def generate(
     device: str,
 ) -> None:
     """Generate images from seeds (z drawn as NVIDIA's generate.py draws it)."""
-    import torch
-
-    from stylegan_edit.assets import resolve_network
     from stylegan_edit.formats.native import load_generator
-    from stylegan_edit.generators.sampling import generate_from_seeds, style_mix_grid
     from stylegan_edit.images import make_grid, save_pil, to_pil
+    from stylegan_edit.workflow.editing import generate as generate_images
+    from stylegan_edit.workflow.editing import style_mix
 
     if (mix_rows is None) != (mix_cols is None):
         raise click.UsageError("style mixing needs both --mix-rows and --mix-cols")
-    generator = load_generator(resolve_network(network_spec), device=pick_device(device))
-    if mix_rows is not None and max(mix_styles) >= generator.num_ws:
-        raise click.UsageError(
-            f"--mix-styles goes up to {max(mix_styles)}, but the generator has {generator.num_ws} layers"
-        )
+    generator = load_generator(network_spec, device=pick_device(device))
+    generated = generate_images(
+        generator, seeds, trunc=truncation_psi, trunc_cutoff=trunc_cutoff, noise_mode=noise_mode
+    )
+    mixed = None
+    if mix_rows is not None and mix_cols is not None:
+        mixed = style_mix(generator, mix_rows, mix_cols, mix_styles, trunc=truncation_psi, noise_mode=noise_mode)
     ensure_outdir(outdir)
-    with torch.inference_mode():
-        images = generate_from_seeds(
-            generator, seeds, truncation_psi=truncation_psi, truncation_cutoff=trunc_cutoff, noise_mode=noise_mode
-        )
-        pictures = to_pil(images)
-        for seed, picture in zip(seeds, pictures, strict=True):
-            save_pil(picture, outdir / f"seed{seed:04d}.png")
-        click.echo(f"wrote {len(seeds)} image{'' if len(seeds) == 1 else 's'} to {outdir}")
-        if grid:
-            save_pil(make_grid(pictures), outdir / "grid.png")
-            click.echo(f"wrote {outdir / 'grid.png'}")
-        if mix_rows is not None and mix_cols is not None:
-            mixed = style_mix_grid(
-                generator, mix_rows, mix_cols, mix_styles, truncation_psi=truncation_psi, noise_mode=noise_mode
-            )
-            save_pil(mixed, outdir / "stylemix.png")
-            click.echo(f"wrote {outdir / 'stylemix.png'}")
+    pictures = to_pil(generated.images)
+    for seed, picture in zip(generated.seeds, pictures, strict=True):
+        save_pil(picture, outdir / f"seed{seed:04d}.png")
+    click.echo(f"wrote {len(seeds)} image{'' if len(seeds) == 1 else 's'} to {outdir}")
+    if grid:
+        save_pil(make_grid(pictures), outdir / "grid.png")
+        click.echo(f"wrote {outdir / 'grid.png'}")
+    if mixed is not None:
+        save_pil(mixed, outdir / "stylemix.png")
+        click.echo(f"wrote {outdir / 'stylemix.png'}")

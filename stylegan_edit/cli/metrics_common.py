@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from stylegan_edit.classifiers.attributes import AttributeClassifier
-    from stylegan_edit.editors.sampling import Scorer
-
 NETWORK_HELP = "Checkpoint (any supported format) or bundled name.  [default: synthfaces-64]"
-REAL_SEED_OFFSET = 20_000_000  # far from training seeds (0 ..) and the classifier's held-out seeds (10,000,000 ..)
 
 
 def network_option(func: Any) -> Any:
@@ -54,21 +49,3 @@ def write_json(path: Path | None, document: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(document, indent=2))
     click.echo(f"wrote {path}")
-
-
-def bundled_classifier(path: Path | None, device: str) -> AttributeClassifier:
-    from stylegan_edit.classifiers.attributes import load_classifier
-
-    return load_classifier(path, device=device)
-
-
-def attribute_scorer(classifier: AttributeClassifier, names: tuple[str, ...]) -> Scorer:
-    import torch
-
-    columns = [classifier.index(n) for n in names]
-
-    def score(images: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return classifier(images)[:, columns]
-
-    return score

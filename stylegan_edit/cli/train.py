@@ -6,25 +6,24 @@ Data-parallel on several processes with torchrun, e.g.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from click.core import ParameterSource
 
-from stylegan_edit.cli.common import ensure_outdir, friendly_errors, pick_device
+from stylegan_edit.cli.common import friendly_errors, pick_device
 
 DEFAULT_SYNTHFACES_NUM = 50_000  # training.data.DEFAULT_SYNTHFACES_NUM
 CONFIGS = ("synthfaces-64", "tiny")  # stylegan_edit.training.options.PRESETS, without importing torch
-# Options that may change on --resume: they schedule the run or say where things are, and the batch (a run moving to
-# a GPU), lr, gamma, the mbstd group and the EMA half-life (a run turned unstable or collapsed): see
-# generators.training.trainer.RESUMABLE_CHANGES.
-RESUME_CHANGEABLE = {"resume_dir", "data_spec", "kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "workers", "batch"}
-RESUME_CHANGEABLE |= {"lr", "gamma", "mbstd_group", "ema_kimg"}
-RESUME_CHANGEABLE |= {"device", "progress"}
-T = TypeVar("T")
+# The workflow's name of each option (`open_gan_run`'s arguments and `TrainingOptions` fields); the others are
+# this command's own (where to resume, the progress bar).
+WORKFLOW_NAMES = {"data_spec": "data", "config_name": "config", "resume_from": "fine_tune", "run_dir": "run_dir"}
+WORKFLOW_NAMES |= {"synthfaces_num": "synthfaces_num", "workers": "num_workers", "device": "device", "seed": "seed"}
+WORKFLOW_NAMES |= {"mirror": "xflip", "kimg": "total_kimg", "mbstd_group": "mbstd_group_size", "batch": "batch"}
+WORKFLOW_NAMES |= {name: name for name in ("lr", "gamma", "ema_kimg", "grid_kimg", "snapshot_kimg", "state_kimg")}
+OPTION_FIELDS: tuple[str, ...] = ("seed", "xflip", "total_kimg", "mbstd_group_size", "batch", "lr", "gamma", "ema_kimg")
+OPTION_FIELDS += ("grid_kimg", "snapshot_kimg", "state_kimg")
 
 
 @click.command()
@@ -127,165 +126,137 @@ T = TypeVar("T")
 @friendly_errors
 def train(ctx: click.Context, **kwargs: Any) -> None:
     """Train a StyleGAN2 (config e: R1, path length, style mixing, EMA) with resumable state."""
-    resume_dir: Path | None = kwargs["resume_dir"]
-    if resume_dir is not None:
-        refuse_resume_changes(ctx, kwargs, RESUME_CHANGEABLE)
+    from stylegan_edit.workflow.training import GAN_RESUME_CHANGEABLE
+
+    resume = kwargs["resume_dir"] is not None
+    given = given_options(ctx, WORKFLOW_NAMES)
+    if resume:
+        refuse_resume_changes(ctx, given, WORKFLOW_NAMES, GAN_RESUME_CHANGEABLE)
     elif kwargs["data_spec"] is None or kwargs["run_dir"] is None:
         raise click.UsageError("a new run needs --data and --run-dir (or continue one with --resume RUN_DIR)")
-    run_distributed(kwargs["device"], partial(_run, **kwargs))
+    options = {} if resume else {"seed": kwargs["seed"], "xflip": kwargs["mirror"]}
+    options |= {name: value for name, value in given.items() if name in OPTION_FIELDS}
+    run_with_bar(
+        "gan",
+        kwargs["device"],
+        kwargs["progress"],
+        run_dir=kwargs["resume_dir"] or kwargs["run_dir"],
+        data=kwargs["data_spec"],
+        resume=resume,
+        config=None if resume else kwargs["config_name"],
+        fine_tune=kwargs["resume_from"],
+        changes=options,
+        synthfaces_num=None if resume else kwargs["synthfaces_num"],
+        num_workers=kwargs["workers"],
+    )
 
 
-def run_distributed(device: str, run: Callable[[Any], None]) -> None:
-    """Join the torchrun process group (or run alone), call `run(distributed)`, and always leave the group."""
-    from stylegan_edit.training import setup_distributed, shutdown_distributed
+def given_options(ctx: click.Context, names: dict[str, str]) -> dict[str, Any]:
+    """The options given on the command line, by their workflow names (`names`: parameter -> workflow name)."""
+    return {
+        names[name]: value
+        for name, value in ctx.params.items()
+        if name in names and ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
 
-    distributed = setup_distributed(pick_device(device))
+
+def refuse_resume_changes(
+    ctx: click.Context, given: dict[str, Any], names: dict[str, str], changeable: frozenset[str]
+) -> None:
+    """A usage error naming the options given on the command line that a resumed run cannot change (the
+    workflow's rule: `changeable`)."""
+    from stylegan_edit.workflow.training import ResumeError, check_resume_changes
+
     try:
-        run(distributed)
-    except KeyboardInterrupt:
-        raise click.ClickException("interrupted; continue from the last saved state with --resume RUN_DIR") from None
-    finally:
-        shutdown_distributed()
+        check_resume_changes(given, changeable)
+    except ResumeError as exc:
+        flags = {names[p.name]: p.opts[0] for p in ctx.command.params if p.name in names}
+        fixed = ", ".join(sorted(flags[name] for name in exc.names))
+        message = f"{fixed} cannot change when resuming: the run keeps the options it started with"
+        raise click.UsageError(message) from None
 
 
-def prepare_everywhere(distributed: Any, prepare: Callable[[], T]) -> T:
-    """`prepare()`'s result, once every process has prepared: a failure on any process stops them all."""
-    try:
-        prepared = prepare()
-    except (ValueError, OSError, click.ClickException):
-        # A replica that fails alone would leave the others waiting for it forever in their first collective.
-        distributed.all_succeeded(False)
-        raise
-    if not distributed.all_succeeded(True):
-        raise click.ClickException("another training process failed to start; see its message")
-    return prepared
-
-
-def refuse_resume_changes(ctx: click.Context, kwargs: dict[str, Any], changeable: set[str]) -> None:
-    """A usage error naming the options given on the command line that a resumed run cannot change."""
-    given = [name for name in kwargs if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE]
-    fixed = sorted(set(given) - changeable)
-    if fixed:
-        flags = ", ".join("--" + name.replace("_", "-") for name in fixed)
-        raise click.UsageError(f"{flags} cannot change when resuming: the run keeps the options it started with")
-
-
-def echo_main(distributed: Any, message: str) -> None:
-    """Print one line from the main process only (above any progress bar)."""
-    if distributed.is_main:
-        from tqdm import tqdm
-
-        tqdm.write(message)
-
-
-def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, Any, dict[str, str], Callable[[], Any]]:
-    """Read the state or build the options, open the data: everything before the replicas first talk."""
-    from stylegan_edit.training import Trainer, TrainingOptions, load_state, preset
-    from stylegan_edit.training.data import open_dataset
-
-    given = {"total_kimg": kw["kimg"], **{k: kw[k] for k in ("grid_kimg", "snapshot_kimg", "state_kimg", "batch")}}
-    given |= {k: kw[k] for k in ("lr", "gamma", "ema_kimg")} | {"mbstd_group_size": kw["mbstd_group"]}
-    changes = {name: value for name, value in given.items() if value is not None}
-    common = {"distributed": distributed, "num_workers": kw["workers"]}
-    if kw["resume_dir"] is not None:
-        run_dir: Path = kw["resume_dir"]
-        loaded = load_state(run_dir)
-        for note in loaded.notes:
-            echo_main(distributed, note)
-        metadata = {str(k): str(v) for k, v in loaded.state.get("metadata", {}).items()}
-        metadata["data"] = kw["data_spec"] or metadata.get("data", "")
-        if not metadata["data"]:
-            raise ValueError(f"{loaded.path} does not record its data; pass --data")
-        resolution = TrainingOptions.from_json(loaded.state["options"]).resolution
-        num = int(metadata.get("synthfaces_num", DEFAULT_SYNTHFACES_NUM))
-        dataset = open_dataset(metadata["data"], resolution, synthfaces_num=num)
-        echo_main(
-            distributed, f"resuming {run_dir} at {loaded.state['cur_nimg'] / 1000:.3f} kimg from {loaded.path.name}"
-        )
-        return run_dir, dataset, metadata, partial(Trainer.from_state, loaded.state, dataset, **common, **changes)
-    run_dir = kw["run_dir"]
-    options = preset(kw["config_name"]).replace(seed=kw["seed"], xflip=kw["mirror"], **changes)
-    metadata = {"data": kw["data_spec"], "synthfaces_num": str(kw["synthfaces_num"])}
-    network = None
-    if kw["resume_from"] is not None:
-        options, network = _fine_tuning(options, kw["resume_from"], distributed)
-        metadata["resume_from"] = str(kw["resume_from"])
-    dataset = open_dataset(kw["data_spec"], options.resolution, synthfaces_num=kw["synthfaces_num"])
-    check_new_run_dir(run_dir, distributed.is_main)  # only once the options and data are known to be good
-    return run_dir, dataset, metadata, partial(Trainer, options, dataset, network=network, **common)
-
-
-def _run(distributed: Any, **kw: Any) -> None:
+def run_with_bar(kind: str, device: str, progress: bool, **arguments: Any) -> None:
+    """Open the GAN or encoder run (`kind` gan / encoder) on every torchrun process, train it with a progress bar
+    and its notes on the main process."""
     from tqdm import tqdm
 
-    from stylegan_edit.training import run_training
-    from stylegan_edit.training.data import describe_dataset
+    from stylegan_edit.workflow.training import joined
 
-    run_dir, dataset, metadata, make_trainer = prepare_everywhere(distributed, partial(_prepare, distributed, kw))
-    trainer = make_trainer()
-    echo_main(distributed, f"data: {describe_dataset(dataset, metadata['data'])}")
-    total_nimg = round(trainer.options.total_kimg * 1000)
-    if trainer.cur_nimg >= total_nimg:
-        raise ValueError(f"{run_dir} has already trained {trainer.cur_nimg / 1000:.3f} kimg; raise --kimg to go on")
-    bar = tqdm(
-        total=total_nimg,
-        initial=trainer.cur_nimg,
-        unit="img",
-        disable=not (kw["progress"] and distributed.is_main),
-        dynamic_ncols=True,
-    )
-    last_r1 = last_pl = float("nan")
-    with bar:
-        for progress in run_training(trainer, run_dir, metadata=metadata):
-            stats = progress.stats
-            last_r1 = stats.r1_penalty if stats.r1_penalty is not None else last_r1
-            last_pl = stats.pl_penalty if stats.pl_penalty is not None else last_pl
-            bar.update(stats.batch)
-            bar.set_postfix_str(
-                f"kimg {stats.kimg:.2f} G {stats.loss_g:.3f} D {stats.loss_d:.3f} R1 {last_r1:.4f} "
-                f"PL {last_pl:.4f} {stats.images_per_second:.1f} img/s"
+    try:
+        with joined(pick_device(device)) as distributed:
+            if kind == "gan":
+                from stylegan_edit.workflow.training import open_gan_run
+
+                run: Any = open_gan_run(**arguments, distributed=distributed)
+                total, initial, unit = run.total_nimg, run.trainer.cur_nimg, "img"
+            else:
+                from stylegan_edit.workflow.encoder_training import open_encoder_run
+
+                run = open_encoder_run(**arguments, distributed=distributed)
+                total, initial, unit = run.trainer.options.total_steps, run.trainer.step_index, "step"
+            echo = tqdm.write if distributed.is_main else (lambda line: None)
+            for note in run.notes:
+                echo(note)
+            bar = tqdm(
+                total=total,
+                initial=initial,
+                unit=unit,
+                disable=not (progress and distributed.is_main),
+                dynamic_ncols=True,
             )
-            if progress.written:
-                names = ", ".join(path.name for path in progress.written)
-                echo_main(distributed, f"kimg {stats.kimg:.3f}: wrote {names}")
-    echo_main(distributed, f"finished {trainer.cur_nimg / 1000:.3f} kimg in {run_dir}")
+            with bar:
+                show = _GanBar(bar, echo) if kind == "gan" else _EncoderBar(bar, echo)
+                for step in run.steps():
+                    show(step)
+            echo(show.finished(run))
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted; continue from the last saved state with --resume RUN_DIR") from None
 
 
-def check_new_run_dir(run_dir: Path, is_main: bool) -> None:
-    """Refuse a folder that already holds a run; the main process creates the folder and checks it is writable."""
-    from stylegan_edit.training.state import PREVIOUS_STATE_FILE, STATE_FILE
+class _GanBar:
+    """The GAN run's progress bar: losses and the latest penalties; a line per written file."""
 
-    if (run_dir / STATE_FILE).exists() or (run_dir / PREVIOUS_STATE_FILE).exists():
-        raise ValueError(f"{run_dir} already holds a training run; continue it with --resume {run_dir}")
-    if is_main:
-        ensure_outdir(run_dir)
-        probe = run_dir / ".write-test"
-        try:
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise ValueError(f"cannot write to run folder {run_dir}: {exc.strerror}") from None
+    def __init__(self, bar: Any, echo: Any) -> None:
+        self.bar, self.echo = bar, echo
+        self.last_r1 = self.last_pl = float("nan")
 
-
-def _fine_tuning(options: Any, spec: str, distributed: Any) -> tuple[Any, Any]:
-    """Options whose networks are the checkpoint's, and the loaded network (D fresh when the file has none)."""
-    from stylegan_edit.assets import resolve_network
-    from stylegan_edit.formats.native import load_network
-    from stylegan_edit.generators import DiscriminatorConfig
-
-    network = load_network(resolve_network(spec))
-    g_config = network.generator.config
-    if network.discriminator is not None:
-        d_config = network.discriminator.config
-    else:
-        d_config = DiscriminatorConfig(
-            img_resolution=g_config.img_resolution,
-            img_channels=g_config.img_channels,
-            channel_base=g_config.channel_base,
-            channel_max=g_config.channel_max,
+    def __call__(self, progress: Any) -> None:
+        stats = progress.stats
+        self.last_r1 = stats.r1_penalty if stats.r1_penalty is not None else self.last_r1
+        self.last_pl = stats.pl_penalty if stats.pl_penalty is not None else self.last_pl
+        self.bar.update(stats.batch)
+        self.bar.set_postfix_str(
+            f"kimg {stats.kimg:.2f} G {stats.loss_g:.3f} D {stats.loss_d:.3f} R1 {self.last_r1:.4f} "
+            f"PL {self.last_pl:.4f} {stats.images_per_second:.1f} img/s"
         )
-        echo_main(distributed, f"warning: {spec} has no discriminator; training a fresh one from scratch")
-    return options.replace(generator=g_config, discriminator=d_config), network
+        if progress.written:
+            self.echo(f"kimg {stats.kimg:.3f}: wrote {', '.join(path.name for path in progress.written)}")
+
+    def finished(self, run: Any) -> str:
+        return f"finished {run.trainer.cur_nimg / 1000:.3f} kimg in {run.run_dir}"
+
+
+class _EncoderBar:
+    """The encoder run's progress bar: its loss terms and offsets; a line per written file with the PSNR."""
+
+    SHOWN_LOSSES = ("total", "mse", "perceptual", "delta", "adv", "disc")  # e4e's delta and latent GAN terms last
+
+    def __init__(self, bar: Any, echo: Any) -> None:
+        self.bar, self.echo = bar, echo
+
+    def __call__(self, progress: Any) -> None:
+        losses = progress.stats.losses
+        self.bar.update(1)
+        shown = " ".join(f"{name} {losses[name]:.4f}" for name in self.SHOWN_LOSSES if name in losses)
+        self.bar.set_postfix_str(f"{shown} offsets {progress.stats.num_offsets}")
+        if progress.written:
+            psnr = f" (validation PSNR {progress.val_psnr:.2f} dB)" if progress.val_psnr is not None else ""
+            names = ", ".join(path.name for path in progress.written)
+            self.echo(f"step {progress.stats.step + 1}: wrote {names}{psnr}")
+
+    def finished(self, run: Any) -> str:
+        return f"finished {run.trainer.step_index} steps in {run.run_dir}"
 
 
 if __name__ == "__main__":

@@ -6,37 +6,46 @@ Data-parallel on several processes with torchrun, e.g.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from stylegan_edit.cli.common import friendly_errors
 from stylegan_edit.cli.train import DEFAULT_SYNTHFACES_NUM
 
-# Options that may change on --resume: they schedule the run (or say where things are) but do not alter it.
-RESUME_CHANGEABLE = {"resume_dir", "data_spec", "network_spec", "steps", "val_every", "snapshot_every"}
-RESUME_CHANGEABLE |= {"state_every", "workers", "device", "progress"}
-VALIDATION_REALS = 8
-
-# In the progress bar: the totals, then e4e's delta term and latent GAN (adv: the encoder's, disc: the discriminator's).
-SHOWN_LOSSES = ("total", "mse", "perceptual", "delta", "adv", "disc")
+# The workflow's name of each option (`open_encoder_run`'s arguments and `EncoderTrainingOptions` fields).
+WORKFLOW_NAMES = {"data_spec": "data", "network_spec": "network", "resume_from": "fine_tune", "run_dir": "run_dir"}
+WORKFLOW_NAMES |= {"arch": "arch", "backbone_init": "backbone_init", "synthfaces_num": "synthfaces_num"}
+WORKFLOW_NAMES |= {"workers": "num_workers", "device": "device", "steps": "total_steps"}
+SCHEDULING = ("total_steps", "val_every", "snapshot_every", "state_every")
+TRAINING: tuple[str, ...] = (
+    "batch",
+    "lr",
+    "synthetic_fraction",
+    "perceptual",
+    "progressive_start",
+    "progressive_every",
+    "seed",
+)
+TRAINING += ("w_norm_weight", "delta_weight", "adv_weight")
+WORKFLOW_NAMES |= {name: name for name in (*SCHEDULING[1:], *TRAINING)}
 
 
 @click.command("train-encoder")
 @click.option("--arch", type=click.Choice(["psp", "e4e"]), default=None, help="Encoder kind (needed for a new run).")
 @click.option(
-    "--network", "network_spec", default=None, help="Generator checkpoint or bundled name.  [default: synthfaces-64]"
+    "--network",
+    "network_spec",
+    default=None,
+    help="Generator checkpoint or bundled name.  [default: synthfaces-64; a resumed run: the one it recorded]",
 )
 @click.option(
     "--data",
     "data_spec",
-    default="synthfaces:photo",
-    show_default=True,
-    help="Real training images: a folder (searched recursively), synthfaces:photo or synthfaces:toon.",
+    default=None,
+    help="Real training images: a folder (searched recursively), synthfaces:photo or synthfaces:toon.  "
+    "[default: synthfaces:photo; a resumed run: the data it recorded]",
 )
 @click.option(
     "--synthetic-fraction",
@@ -108,19 +117,19 @@ SHOWN_LOSSES = ("total", "mse", "perceptual", "delta", "adv", "disc")
     "--w-norm-weight",
     type=click.FloatRange(min=0),
     default=None,
-    help="pSp: weight of the codes' distance from the mean W.  [default: 0.005 for pSp, 0 for e4e]",
+    help="pSp: weight of the codes' distance from the mean W.  [default: from the arch's table]",
 )
 @click.option(
     "--delta-weight",
     type=click.FloatRange(min=0),
     default=None,
-    help="e4e: weight of the per-layer offset norms (keeps codes near W).  [default: 2e-4]",
+    help="e4e: weight of the per-layer offset norms (keeps codes near W).  [default: from the arch's table]",
 )
 @click.option(
     "--adv-weight",
     type=click.FloatRange(min=0),
     default=None,
-    help="e4e: weight of the latent adversarial loss.  [default: 0.1]",
+    help="e4e: weight of the latent adversarial loss.  [default: from the arch's table]",
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of weights, data, codes.")
 @click.option(
@@ -137,195 +146,33 @@ SHOWN_LOSSES = ("total", "mse", "perceptual", "delta", "adv", "disc")
 @friendly_errors
 def train_encoder(ctx: click.Context, **kwargs: Any) -> None:
     """Train a pSp or e4e encoder against a generator, on real images and the generator's own renders."""
-    from stylegan_edit.cli.train import refuse_resume_changes, run_distributed
+    from stylegan_edit.cli.train import given_options, refuse_resume_changes, run_with_bar
+    from stylegan_edit.workflow.encoder_training import ENCODER_RESUME_CHANGEABLE
 
-    if kwargs["resume_dir"] is not None:
-        refuse_resume_changes(ctx, kwargs, RESUME_CHANGEABLE)
+    resume = kwargs["resume_dir"] is not None
+    given = given_options(ctx, WORKFLOW_NAMES)
+    if resume:
+        refuse_resume_changes(ctx, given, WORKFLOW_NAMES, ENCODER_RESUME_CHANGEABLE)
     elif kwargs["run_dir"] is None or (kwargs["arch"] is None and kwargs["resume_from"] is None):
         raise click.UsageError("a new run needs --arch and --run-dir (or continue one with --resume RUN_DIR)")
-    kwargs["given"] = {name for name in kwargs if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE}
-    run_distributed(kwargs["device"], partial(_run, **kwargs))
-
-
-def _prepare(distributed: Any, kw: dict[str, Any]) -> tuple[Path, dict[str, str], Callable[[], Any]]:
-    """Read the state or build the options, open the network and data: everything before the replicas talk."""
-    from stylegan_edit.assets import DEFAULT_NETWORK, resolve_network
-    from stylegan_edit.cli.train import check_new_run_dir, echo_main
-    from stylegan_edit.encoders import EncoderTrainer
-    from stylegan_edit.encoders.trainer import ENCODER_STATE_FORMAT, ENCODER_STATE_KEYS
-    from stylegan_edit.formats.native import load_network
-    from stylegan_edit.training import load_state
-
-    scheduling = {name: kw[name] for name in ("val_every", "snapshot_every", "state_every")}
-    scheduling["total_steps"] = kw["steps"]
-    common = {"distributed": distributed, "num_workers": kw["workers"]}
-    if kw["resume_dir"] is not None:
-        run_dir: Path = kw["resume_dir"]
-        loaded = load_state(run_dir, state_format=ENCODER_STATE_FORMAT, required=ENCODER_STATE_KEYS)
-        for note in loaded.notes:
-            echo_main(distributed, note)
-        metadata = {str(k): str(v) for k, v in loaded.state.get("metadata", {}).items()}
-        if "network_spec" in kw["given"] or "network" not in metadata:
-            metadata["network"] = kw["network_spec"] or DEFAULT_NETWORK
-        if "data_spec" in kw["given"] or "data" not in metadata:
-            metadata["data"] = kw["data_spec"]
-        network = load_network(resolve_network(metadata["network"]), device=distributed.device)
-        dataset = _dataset(metadata["data"], network, int(metadata.get("synthfaces_num", DEFAULT_SYNTHFACES_NUM)))
-        changes = {k: v for k, v in scheduling.items() if (k if k != "total_steps" else "steps") in kw["given"]}
-        echo_main(distributed, f"resuming {run_dir} at step {loaded.state['step']} from {loaded.path.name}")
-        return (
-            run_dir,
-            metadata,
-            partial(EncoderTrainer.from_state, loaded.state, network, dataset, **common, **changes),
-        )
-    run_dir = kw["run_dir"]
-    network = load_network(resolve_network(kw["network_spec"]), device=distributed.device)
-    metadata = {
-        "network": kw["network_spec"] or DEFAULT_NETWORK,
-        "data": kw["data_spec"],
-        "synthfaces_num": str(kw["synthfaces_num"]),
-        "backbone_init": kw["backbone_init"],
-    }
-    encoder = None
-    if kw["resume_from"] is not None:
-        options, encoder, step = _fine_tuning(network, kw, scheduling)
-        metadata["backbone_init"] = encoder.metadata.get("backbone_init", "unknown")
-        metadata["resumed_from"] = f"{kw['resume_from']} (step {step})"
-        echo_main(distributed, f"fine-tuning {kw['resume_from']} from step {step}")
-    else:
-        options, classifier = _options(network, kw, scheduling)
-    dataset = _dataset(kw["data_spec"], network, kw["synthfaces_num"]) if options.synthetic_fraction < 1 else None
-    check_new_run_dir(run_dir, distributed.is_main)  # only once the options and data are known to be good
-    if encoder is None:
-        make: Callable[[], Any] = partial(EncoderTrainer, options, network, dataset, backbone_from=classifier, **common)
-    else:
-        make = partial(_started_from, encoder, step, kw["resume_from"], options, network, dataset, **common)
-    return run_dir, metadata, make
-
-
-def _run(distributed: Any, **kw: Any) -> None:
-    from tqdm import tqdm
-
-    from stylegan_edit.cli.train import echo_main, prepare_everywhere
-    from stylegan_edit.encoders import run_encoder_training
-    from stylegan_edit.encoders.loop import validation_images
-    from stylegan_edit.training.data import describe_dataset
-
-    run_dir, metadata, make_trainer = prepare_everywhere(distributed, partial(_prepare, distributed, kw))
-    trainer = make_trainer()
-    if trainer.dataset is not None:
-        echo_main(distributed, f"data: {describe_dataset(trainer.dataset, metadata['data'])}")
-    if trainer.step_index >= trainer.options.total_steps:
-        raise ValueError(f"{run_dir} has already trained {trainer.step_index} steps; raise --steps to go on")
-    validation = validation_images(trainer, _validation_reals(metadata["data"], trainer))
-    bar = tqdm(
-        total=trainer.options.total_steps,
-        initial=trainer.step_index,
-        unit="step",
-        disable=not (kw["progress"] and distributed.is_main),
-        dynamic_ncols=True,
+    # A new run schedules itself by these options' values; a fine-tune keeps the encoder's options unless given.
+    changes = {} if resume else {name: kwargs[name] for name in SCHEDULING[1:]} | {"total_steps": kwargs["steps"]}
+    changes |= {name: value for name, value in given.items() if name in (*SCHEDULING, *TRAINING)}
+    run_with_bar(
+        "encoder",
+        kwargs["device"],
+        kwargs["progress"],
+        run_dir=kwargs["resume_dir"] or kwargs["run_dir"],
+        arch=kwargs["arch"],
+        network=given.get("network"),
+        data=given.get("data"),
+        resume=resume,
+        fine_tune=kwargs["resume_from"],
+        backbone_init=given.get("backbone_init"),
+        changes=changes,
+        synthfaces_num=None if resume else kwargs["synthfaces_num"],
+        num_workers=kwargs["workers"],
     )
-    with bar:
-        for progress in run_encoder_training(trainer, run_dir, validation, metadata=metadata):
-            losses = progress.stats.losses
-            bar.update(1)
-            shown = " ".join(f"{name} {losses[name]:.4f}" for name in SHOWN_LOSSES if name in losses)
-            bar.set_postfix_str(f"{shown} offsets {progress.stats.num_offsets}")
-            if progress.written:
-                psnr = f" (validation PSNR {progress.val_psnr:.2f} dB)" if progress.val_psnr is not None else ""
-                names = ", ".join(path.name for path in progress.written)
-                echo_main(distributed, f"step {progress.stats.step + 1}: wrote {names}{psnr}")
-    echo_main(distributed, f"finished {trainer.step_index} steps in {run_dir}")
-
-
-def _options(network: Any, kw: dict[str, Any], scheduling: dict[str, int]) -> tuple[Any, Any]:
-    """The training options for a new run, and the classifier that starts the backbone (or None)."""
-    from stylegan_edit.encoders import EncoderConfig, EncoderTrainingOptions
-    from stylegan_edit.encoders.encoder import classifier_backbone_settings
-
-    classifier = None
-    backbone: dict[str, Any] = {}
-    if kw["backbone_init"] == "classifier":
-        from stylegan_edit.classifiers.attributes import load_classifier
-
-        try:
-            classifier = load_classifier(device=network.generator.device)
-        except ValueError as exc:
-            raise ValueError(f"--backbone-init classifier: {exc}; use --backbone-init random") from None
-        backbone = classifier_backbone_settings(classifier)
-    config = EncoderConfig.for_generator(network.generator, arch=kw["arch"], **backbone)
-    options = EncoderTrainingOptions.for_encoder(
-        config,
-        batch=kw["batch"],
-        lr=kw["lr"],
-        synthetic_fraction=kw["synthetic_fraction"],
-        perceptual=kw["perceptual"],
-        progressive_start=kw["progressive_start"],
-        progressive_every=kw["progressive_every"],
-        seed=kw["seed"],
-        **{name: kw[name] for name in ("w_norm_weight", "delta_weight", "adv_weight") if kw[name] is not None},
-        **scheduling,
-    )
-    return options, classifier
-
-
-# Options of a new run that --resume-from takes from the encoder's file unless given on the command line.
-TRAINING_OPTIONS = ["batch", "lr", "synthetic_fraction", "perceptual", "progressive_start", "progressive_every"]
-TRAINING_OPTIONS += ["w_norm_weight", "delta_weight", "adv_weight", "seed"]
-
-
-def _fine_tuning(network: Any, kw: dict[str, Any], scheduling: dict[str, int]) -> tuple[Any, Any, int]:
-    """--resume-from: the encoder, its training options (with the given ones and the scheduling applied) and the
-    step it was saved at."""
-    from stylegan_edit.encoders import EncoderTrainingOptions, load_encoder
-
-    spec = kw["resume_from"]
-    encoder = load_encoder(spec, network=kw["network_spec"], device=network.generator.device)
-    if kw["arch"] is not None and kw["arch"] != encoder.arch:
-        raise ValueError(f"--resume-from {spec} is an encoder of arch {encoder.arch}, not {kw['arch']}")
-    if "backbone_init" in kw["given"]:
-        raise ValueError("--backbone-init applies to a new encoder; --resume-from keeps the encoder's backbone")
-    step = int(encoder.metadata.get("step", "0"))
-    if kw["steps"] <= step:
-        raise ValueError(f"--resume-from {spec} has trained {step} steps already; pass a larger --steps")
-    given = {name: kw[name] for name in TRAINING_OPTIONS if name in kw["given"]}
-    options = EncoderTrainingOptions.of_encoder(encoder.config, encoder.metadata, **given, **scheduling)
-    return options, encoder, step
-
-
-def _started_from(encoder: Any, step: int, source: str, *args: Any, **kwargs: Any) -> Any:
-    from stylegan_edit.encoders import EncoderTrainer
-
-    trainer = EncoderTrainer(*args, **kwargs)
-    trainer.start_from(encoder, step, source=source)
-    return trainer
-
-
-def _dataset(spec: str, network: Any, synthfaces_num: int) -> Any:
-    from stylegan_edit.training.data import open_dataset
-
-    return open_dataset(spec, network.generator.img_resolution, synthfaces_num=synthfaces_num)
-
-
-def _validation_reals(spec: str, trainer: Any) -> Any:
-    """Held-out SynthFaces renders (the classifier's held-out seeds) for a synthfaces: spec, else the dataset's
-    first images (none without data)."""
-    import torch
-
-    from stylegan_edit.training.data import SYNTHFACES_PREFIX, collate_images
-
-    resolution = trainer.generator.img_resolution
-    if spec.startswith(SYNTHFACES_PREFIX):
-        from stylegan_edit.classifiers.train import HELD_OUT_SEED_OFFSET
-        from stylegan_edit.data import Style, SynthFaces
-
-        style: Style = "toon" if spec == f"{SYNTHFACES_PREFIX}toon" else "photo"
-        faces = SynthFaces(VALIDATION_REALS, size=resolution, style=style, seed_offset=HELD_OUT_SEED_OFFSET)
-        return collate_images([faces[i] for i in range(len(faces))])
-    if trainer.dataset is None:
-        return torch.zeros([0, 3, resolution, resolution])
-    count = min(VALIDATION_REALS, len(trainer.dataset))
-    return collate_images([trainer.dataset[i] for i in range(count)])
 
 
 if __name__ == "__main__":

@@ -44,6 +44,25 @@ def render(
     return torch.cat(out)
 
 
+@torch.no_grad()
+def ws_from_seeds(
+    generator: Generator,
+    seeds: Sequence[int],
+    *,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    batch_size: int = 256,
+) -> Tensor:
+    """W+ codes `[len(seeds), num_ws, w_dim]` on the CPU: the mapping (with truncation) of `z_from_seeds`."""
+    out = []
+    for start in range(0, len(seeds), batch_size):
+        z = z_from_seeds(generator, seeds[start : start + batch_size])
+        out.append(generator.mapping(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff).cpu())
+    if not out:
+        raise ValueError("no seeds to generate from")
+    return torch.cat(out)
+
+
 def generate_from_seeds(
     generator: Generator,
     seeds: Sequence[int],
@@ -54,14 +73,11 @@ def generate_from_seeds(
     batch_size: int = 8,
 ) -> Tensor:
     """Images `[len(seeds), C, H, W]` in [-1, 1], rendered in batches."""
-    out = []
-    for start in range(0, len(seeds), batch_size):
-        z = z_from_seeds(generator, seeds[start : start + batch_size])
-        ws = generator.mapping(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        out.append(generator.synthesis(ws, noise_mode=noise_mode).cpu())
-    return torch.cat(out)
+    ws = ws_from_seeds(generator, seeds, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+    return render(generator, Latents(ws, LatentSpace.W_PLUS), noise_mode=noise_mode, batch_size=batch_size)
 
 
+@torch.no_grad()
 def style_mix_grid(
     generator: Generator,
     row_seeds: Sequence[int],
@@ -73,8 +89,13 @@ def style_mix_grid(
 ) -> Image.Image:
     """NVIDIA's style-mixing figure: row images take the `styles` layers of each column seed.
 
-    The first row shows the column seeds, the first column the row seeds; the corner is blank.
+    The first row shows the column seeds, the first column the row seeds; the corner is blank. Raises a one-line
+    `ValueError` when a seed list is empty or a style index is not one of the generator's W+ layers.
     """
+    if not row_seeds or not col_seeds or not styles:
+        raise ValueError("style mixing needs row seeds, column seeds and style layers")
+    if min(styles) < 0 or max(styles) >= generator.num_ws:
+        raise ValueError(f"style layers go up to {max(styles)}, but the generator has {generator.num_ws} layers")
     all_seeds = list(dict.fromkeys([*row_seeds, *col_seeds]))
     ws = generator.mapping(z_from_seeds(generator, all_seeds), truncation_psi=truncation_psi)
     w_of = dict(zip(all_seeds, ws, strict=True))

@@ -1,6 +1,7 @@
-"""Perceptual distances that never download anything (LPIPS, NVIDIA's VGG16 recipe, feature distances on the
-classifier's or discriminator's features), pixel losses, and reconstruction metrics (PSNR, SSIM)."""
+"""Perceptual distances that never download anything (LPIPS, feature distances on the classifier's or the
+discriminator's features), pixel losses, reconstruction metrics (PSNR, SSIM), and the choice among them."""
 
+from stylegan_edit.perceptual.choice import LossChoice, choose_loss, loss_names
 from stylegan_edit.perceptual.losses import (
     FeatureLoss,
     LPIPSLoss,
@@ -14,8 +15,11 @@ from stylegan_edit.perceptual.reconstruction import mse, psnr, reconstruction_me
 __all__ = [
     "FeatureLoss",
     "LPIPSLoss",
+    "LossChoice",
     "PerceptualLoss",
     "auto_perceptual_loss",
+    "choose_loss",
+    "loss_names",
     "mse",
     "perceptual_loss",
     "psnr",

@@ -1,15 +1,12 @@
 """Reconstruction losses for projection: pixel MSE / L1 and perceptual distances that never download anything.
 
-LPIPS (Zhang et al., arXiv:1801.03924) through the `lpips` package is used only when torchvision's ImageNet trunk
-weights already sit in the torch hub cache. Otherwise a feature distance with LPIPS's recipe (unit-normalised
-channels, squared difference, spatial mean, summed over layers) runs on download-free features: those of a
-registered extractor (built in: the bundled attribute classifier's, for SynthFaces networks) or the
-discriminator's.
+LPIPS (Zhang et al., arXiv:1801.03924) runs on torchvision trunk weights already in the torch hub cache; the other
+distances use LPIPS's recipe (unit-normalised channels, squared difference, spatial mean, summed over layers) on
+download-free features: a registered extractor's or the discriminator's. Which one runs: `perceptual.choice`.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,8 +17,6 @@ from torch import Tensor, nn
 
 from stylegan_edit.generators import Network
 
-logger = logging.getLogger(__name__)
-
 # torchvision's ImageNet weights each LPIPS trunk needs, as named in the torch hub cache.
 LPIPS_TRUNK_FILES = {
     "vgg": "vgg16-397923af.pth",
@@ -30,10 +25,11 @@ LPIPS_TRUNK_FILES = {
 }
 LPIPS_MAX_SIDE = 256  # NVIDIA's projector area-downsamples larger images to 256 px before VGG
 LPIPS_MIN_SIDE = 64  # the AlexNet and SqueezeNet trunks cannot pool smaller images
+LPIPS_LOSSES = {"lpips": "vgg", "lpips-vgg": "vgg", "lpips-alex": "alex", "lpips-squeeze": "squeeze"}
 
 FeatureExtractor = Callable[[Tensor], list[Tensor]]
 FeatureExtractorFactory = Callable[[Network], FeatureExtractor | None]
-_EXTRACTORS: dict[str, FeatureExtractorFactory] = {}
+_EXTRACTORS: dict[str, tuple[FeatureExtractorFactory, str]] = {}  # name -> (factory, description)
 
 
 def mse_loss(images: Tensor, targets: Tensor) -> Tensor:
@@ -46,20 +42,32 @@ def l1_loss(images: Tensor, targets: Tensor) -> Tensor:
     return (images - targets).abs().mean(dim=(1, 2, 3))
 
 
-def register_feature_extractor(name: str, factory: FeatureExtractorFactory) -> None:
+def register_feature_extractor(name: str, factory: FeatureExtractorFactory, *, description: str = "") -> None:
     """Offer a download-free feature network as a perceptual loss named `name`.
 
     `factory(network)` returns a callable `images [N, 3, H, W] in [-1, 1] -> list of [N, C, h, w] features`, or
     None when it does not apply to that network (another domain). `auto` tries registered extractors, in
-    registration order, before the discriminator.
+    registration order, before the discriminator. `description` ends `auto`'s reason when it picks this one
+    (default: "the '<name>' features").
     """
     if name in ("auto", "disc", "mse", "l1") or name.startswith("lpips"):
         raise ValueError(f"{name!r} is a built-in loss name")
-    _EXTRACTORS[name] = factory
+    _EXTRACTORS[name] = (factory, description or f"the {name!r} features")
 
 
 def registered_feature_extractors() -> list[str]:
+    """The registered extractors' names, in the order `auto` tries them."""
     return list(_EXTRACTORS)
+
+
+def feature_extractor(name: str, network: Network) -> FeatureExtractor | None:
+    """The registered extractor `name` for `network`, or None when it does not apply to that network."""
+    return _EXTRACTORS[name][0](network)
+
+
+def feature_extractor_description(name: str) -> str:
+    """What the registered extractor `name` is, in words, e.g. "the bundled attribute classifier's features"."""
+    return _EXTRACTORS[name][1]
 
 
 class PerceptualLoss(nn.Module):
@@ -123,7 +131,7 @@ class LPIPSLoss(PerceptualLoss):
         if not path.is_file():
             raise ValueError(
                 f"LPIPS-{trunk} needs torchvision's ImageNet weights at {path} (nothing is downloaded); "
-                "put the file there or use another --loss"
+                "put the file there or choose another loss"
             )
         import warnings
 
@@ -168,53 +176,33 @@ class LPIPSLoss(PerceptualLoss):
 
 
 def perceptual_loss(kind: str, network: Network) -> PerceptualLoss:
-    """The perceptual loss `kind` for `network`, or `ValueError` saying why it cannot be had.
+    """The perceptual loss `kind` for `network`, or a one-line `ValueError` saying why it cannot be had.
 
     kind: `lpips` (= `lpips-vgg`), `lpips-alex`, `lpips-squeeze`, `disc` (the checkpoint's discriminator
     features) or a registered extractor's name.
     """
-    device = network.generator.device
-    if kind.startswith("lpips"):
-        trunk = kind.removeprefix("lpips").removeprefix("-") or "vgg"
-        return LPIPSLoss(trunk).to(device)
+    if kind in LPIPS_LOSSES:
+        return LPIPSLoss(LPIPS_LOSSES[kind]).to(network.generator.device)
     if kind == "disc":
         discriminator = network.discriminator
         if discriminator is None:
             raise ValueError("the checkpoint has no discriminator, so the 'disc' loss is unavailable; use --loss mse")
         return FeatureLoss(discriminator.features, "disc")
     if kind in _EXTRACTORS:
-        extractor = _EXTRACTORS[kind](network)
+        extractor = feature_extractor(kind, network)
         if extractor is None:
             raise ValueError(f"the {kind!r} features do not apply to this network")
         return FeatureLoss(extractor, kind)
-    known = ["lpips", "lpips-alex", "lpips-squeeze", "disc", *_EXTRACTORS]
+    known = [*LPIPS_LOSSES, "disc", *_EXTRACTORS]
     raise ValueError(f"unknown perceptual loss {kind!r} (choose from {', '.join(known)})")
 
 
-def auto_perceptual_loss(network: Network, *, log_fallback: bool = True) -> PerceptualLoss | None:
-    """The best perceptual loss available without a download: LPIPS-VGG when its trunk is cached, else a
-    registered extractor that applies to `network`, else the discriminator's features, else None (pixels only).
+def auto_perceptual_loss(network: Network) -> PerceptualLoss | None:
+    """The perceptual loss `choose_loss("auto", network)` picks (the rule: `perceptual.choice`), or None for
+    pixel MSE only. Logs nothing: a caller that wants to say why uses `choose_loss(...).describe()`."""
+    from stylegan_edit.perceptual.choice import choose_loss  # on use: choice builds on this module
 
-    Falling back logs one line saying so (unless `log_fallback` is False).
-    """
-    path = lpips_weights_path("vgg")
-    if path.is_file():
-        return perceptual_loss("lpips-vgg", network)
-    loss: PerceptualLoss | None = None
-    for name, factory in _EXTRACTORS.items():
-        extractor = factory(network)
-        if extractor is not None:
-            loss = FeatureLoss(extractor, name)
-            break
-    if loss is None and network.discriminator is not None:
-        loss = FeatureLoss(network.discriminator.features, "disc")
-    if not log_fallback:
-        return loss
-    fallback = f"the {loss.name!r} features" if loss is not None else "pixel MSE only (the checkpoint has no D)"
-    logger.warning(
-        "LPIPS unavailable (no torchvision VGG16 weights at %s; nothing is downloaded): using %s", path, fallback
-    )
-    return loss
+    return choose_loss("auto", network).perceptual
 
 
 def is_synthfaces_network(network: Network) -> bool:
@@ -235,4 +223,6 @@ def _classifier_features(network: Network) -> FeatureExtractor | None:
     return load_classifier(device=network.generator.device).feature_maps
 
 
-register_feature_extractor("classifier", _classifier_features)
+register_feature_extractor(
+    "classifier", _classifier_features, description="the bundled attribute classifier's features (a SynthFaces network)"
+)

@@ -1,0 +1,184 @@
+"""Editing latents along directions, rendering them, and generating from seeds: what `apply`, `generate` and
+`directions show` do, as calls. Mixing two generators (`blend`, `interpolate`) lives in `workflow.mixing`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from stylegan_edit.editors import preview
+from stylegan_edit.editors.direction import Direction, load_direction
+from stylegan_edit.editors.edit import check_layers
+from stylegan_edit.editors.interfacegan import conditional_direction
+from stylegan_edit.generators import Generator, sampling
+from stylegan_edit.latents import Latents, LatentSpace
+from stylegan_edit.workflow.mixing import blend, interpolate
+
+__all__ = [
+    "Generated",
+    "blend",
+    "edit",
+    "generate",
+    "interpolate",
+    "render",
+    "resolve_direction",
+    "style_mix",
+    "sweep",
+    "sweep_grid",
+]
+
+DirectionSpec = Direction | str | Path
+
+
+@dataclass(frozen=True, eq=False)
+class Generated:
+    """Images made from seeds.
+
+    latents: the W+ codes `[N, num_ws, w_dim]` after truncation, exactly what was rendered (so `render` of them
+    reproduces `images`, and `edit` can start from them); z: the seeds' codes `[N, z_dim]` (NVIDIA's rule);
+    images: `[N, 3, H, W]` in [-1, 1] on the CPU; seeds: one per row.
+    """
+
+    latents: Latents
+    z: Tensor
+    images: Tensor
+    seeds: tuple[int, ...]
+
+
+def edit(
+    latents: Latents,
+    direction: DirectionSpec,
+    strength: float,
+    *,
+    layers: Sequence[int] | None = None,
+    conditions: Sequence[DirectionSpec] = (),
+    generator: Generator | None = None,
+) -> Latents:
+    """`latents + strength * direction`, on `layers` only when given (else the direction's layers, else all).
+
+    direction, conditions: `Direction`s, or names / paths resolved by `load_direction` (bundled names, files,
+    names in ./directions). conditions: InterFaceGAN's conditional editing, their directions projected out.
+    generator: checks that the directions belong to it, maps Z latents to W for a W direction, and gives the
+    W+ layer count. Returns Z `[N, z_dim]`, W `[N, w_dim]` or W+ `[N, num_ws, w_dim]` latents (W+ when the
+    edit is restricted to layers); strength 0 returns the input values.
+    """
+    return sweep(latents, direction, [strength], layers=layers, conditions=conditions, generator=generator)
+
+
+def sweep(
+    latents: Latents,
+    direction: DirectionSpec,
+    strengths: Sequence[float],
+    *,
+    layers: Sequence[int] | None = None,
+    conditions: Sequence[DirectionSpec] = (),
+    generator: Generator | None = None,
+) -> Latents:
+    """Every latent edited at every strength (see `edit`), latent-major: row `i * len(strengths) + j` is latent
+    i at strength j."""
+    for strength in strengths:
+        if not math.isfinite(strength):
+            raise ValueError(f"edit strength must be a finite number, got {strength}")
+    resolved = resolve_direction(direction, conditions=conditions, generator=generator)
+    num_ws = None
+    if generator is not None:
+        num_ws = generator.num_ws
+        if layers is not None:
+            check_layers(layers, num_ws)
+        latents = _to_direction_space(latents, resolved, generator)
+    return preview.sweep(latents, resolved, strengths, layers=layers, num_ws=num_ws)
+
+
+def sweep_grid(
+    generator: Generator,
+    seeds: Sequence[int],
+    direction: DirectionSpec,
+    strengths: Sequence[float],
+    *,
+    layers: Sequence[int] | None = None,
+    noise_mode: str = "const",
+) -> Image.Image:
+    """A direction's preview (`directions show`): one row per seed (z by NVIDIA's rule, in the direction's
+    space: z, or its w at psi 1), one column per strength."""
+    resolved = resolve_direction(direction, generator=generator)
+    with torch.no_grad():
+        z = sampling.z_from_seeds(generator, seeds)
+        if resolved.space is LatentSpace.Z:
+            start = Latents(z.cpu(), LatentSpace.Z)
+        else:
+            start = Latents(generator.mapping(z)[:, 0].cpu(), LatentSpace.W)
+    if layers is not None:
+        check_layers(layers, generator.num_ws)
+    return preview.sweep_grid(generator, start, resolved, strengths, layers=layers, noise_mode=noise_mode)
+
+
+def render(generator: Generator, latents: Latents, *, noise_mode: str = "const") -> Tensor:
+    """Images `[N, 3, H, W]` in [-1, 1] on the CPU of Z, W or W+ latents (Z through the mapping at psi 1)."""
+    return sampling.render(generator, latents, noise_mode=noise_mode)
+
+
+def generate(
+    generator: Generator,
+    seeds: Sequence[int],
+    *,
+    trunc: float = 1.0,
+    trunc_cutoff: int | None = None,
+    noise_mode: str = "const",
+) -> Generated:
+    """Images from seeds as NVIDIA's generate.py makes them: z of seed s is `RandomState(s).randn(1, z_dim)`,
+    mapped with truncation psi `trunc` on the first `trunc_cutoff` layers (None: all), then synthesised."""
+    if not math.isfinite(trunc):
+        raise ValueError(f"truncation psi must be a finite number, got {trunc}")
+    ws = sampling.ws_from_seeds(generator, seeds, truncation_psi=trunc, truncation_cutoff=trunc_cutoff)
+    latents = Latents(ws, LatentSpace.W_PLUS)
+    z = sampling.z_from_seeds(generator, seeds).cpu()
+    return Generated(latents, z, render(generator, latents, noise_mode=noise_mode), tuple(int(s) for s in seeds))
+
+
+def style_mix(
+    generator: Generator,
+    row_seeds: Sequence[int],
+    col_seeds: Sequence[int],
+    styles: Sequence[int],
+    *,
+    trunc: float = 1.0,
+    noise_mode: str = "const",
+) -> Image.Image:
+    """NVIDIA's style-mixing figure: each row seed's image with the `styles` W+ layers of each column seed."""
+    return sampling.style_mix_grid(generator, row_seeds, col_seeds, styles, truncation_psi=trunc, noise_mode=noise_mode)
+
+
+def resolve_direction(
+    direction: DirectionSpec, *, conditions: Sequence[DirectionSpec] = (), generator: Generator | None = None
+) -> Direction:
+    """A direction from a `Direction`, bundled name, file or name in ./directions, with `conditions` projected out
+    (InterFaceGAN's conditional editing); with `generator`, checked to fit it (see `Direction.check_generator`)."""
+    resolved = _load(direction, generator)
+    if conditions:
+        resolved = conditional_direction(resolved, [_load(c, generator) for c in conditions])
+    return resolved
+
+
+def _load(spec: DirectionSpec, generator: Generator | None) -> Direction:
+    if isinstance(spec, Direction):
+        if generator is not None:
+            spec.check_generator(generator)
+        return spec
+    return load_direction(spec, generator=generator)
+
+
+def _to_direction_space(latents: Latents, direction: Direction, generator: Generator) -> Latents:
+    if latents.space is LatentSpace.Z and direction.space is not LatentSpace.Z:
+        with torch.no_grad():
+            w = generator.mapping(latents.tensor.to(generator.device))[:, 0].cpu()
+        return Latents(w, LatentSpace.W)
+    if latents.space is not LatentSpace.Z and latents.dim != generator.w_dim:
+        raise ValueError(f"the latents are {latents.dim}-d, but this generator has w_dim {generator.w_dim}")
+    return latents

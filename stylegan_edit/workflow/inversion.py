@@ -1,0 +1,268 @@
+"""Inversion of photos into a generator's latents: `project` (a preset's optimisation, from the mean W, an
+encoder's codes or given latents) and `encode` (one encoder pass), both returning an `Inversion`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor
+
+from stylegan_edit.generators.sampling import render
+from stylegan_edit.invert.projector import ProjectionStep, Projector
+from stylegan_edit.latents import Latents, LatentSpace
+from stylegan_edit.perceptual.choice import LossChoice, choose_loss
+from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
+from stylegan_edit.workflow.presets import DEFAULT_PRESET, Preset, get_preset
+from stylegan_edit.workflow.starts import (
+    EncoderInput,
+    LatentsInput,
+    NetworkInput,
+    load,
+    load_checked_encoder,
+    projection_start,
+)
+from stylegan_edit.workflow.targets import Images, read_targets
+
+
+@dataclass(frozen=True, eq=False)
+class Inversion:
+    """Photos inverted into a generator's latents (every tensor on the CPU).
+
+    latents: one code per image; images: the reconstructions `[N, 3, H, W]` in [-1, 1]; targets: what was
+    inverted, the same shape; metrics: per-image `mse`, `psnr`, `ssim` and, when a perceptual distance is
+    available, `perceptual` (each `[N]`); noise: the optimised noise maps `[N, 1, r, r]` per layer (empty when
+    not optimised); loss: the objective chosen (its `metric` gave `perceptual`); loss_history: the minimised
+    loss per step `[num_steps, N]`; frames: reconstructions `[N, 3, H, W]` at the recorded steps; num_ws: the
+    generator's W+ layers (to write W codes as NVIDIA's projected_w.npz); preset: the
+    projection recipe (None for `encode`); num_steps: the steps run (0 for `encode`); objective: the loss in
+    words (`1*disc + 0.1*mse`, empty for `encode`); network: the name or path the network was
+    loaded from (None when passed as an object); encoder / encoder_arch: the encoder that gave the codes or the
+    start; seed: image k drew its randomness from `seed + k`; seconds: the optimisation's (or the encoder's)
+    wall time.
+    """
+
+    latents: Latents
+    images: Tensor
+    targets: Tensor
+    metrics: dict[str, Tensor]
+    noise: list[Tensor]
+    loss: LossChoice
+    loss_history: Tensor
+    frames: dict[int, Tensor]
+    num_ws: int
+    preset: Preset | None = None
+    num_steps: int = 0
+    objective: str = ""
+    network: str | None = None
+    encoder: str | None = None
+    encoder_arch: str | None = None
+    seed: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProjectionStart:
+    """Sent once before any optimisation: what runs, as two lines for the user (`lines`)."""
+
+    preset: Preset
+    num_steps: int
+    start: str
+    loss: LossChoice
+    num_images: int
+
+    @property
+    def lines(self) -> list[str]:
+        return [self.preset.describe(num_steps=self.num_steps, start=self.start), self.loss.describe()]
+
+
+@dataclass(frozen=True)
+class ProjectionProgress:
+    """One optimisation step of the batch of images `first` to `first + count - 1` (of `num_images`)."""
+
+    step: ProjectionStep
+    first: int
+    count: int
+    num_images: int
+
+
+ProjectionEvent = ProjectionStart | ProjectionProgress
+
+
+def project(
+    network: NetworkInput,
+    images: Images,
+    *,
+    space: str = "w+",
+    preset: str | Preset = DEFAULT_PRESET,
+    num_steps: int | None = None,
+    encoder: EncoderInput = "psp",
+    init: LatentsInput | None = None,
+    loss: str = "auto",
+    noise: bool = False,
+    align: bool = False,
+    face_index: int = 0,
+    batch_size: int = 4,
+    seed: int = 303,
+    num_frames: int = 0,
+    progress: Callable[[ProjectionEvent], None] | None = None,
+    device: torch.device | str | None = None,
+) -> Inversion:
+    """Project `images` into `network`'s `space` (`w` or `w+`) by the preset's optimisation.
+
+    network: a `Generator` (no discriminator, so no `disc` loss), a `Network`, or a bundled name / checkpoint
+    path loaded on `device` (None: the default model). images: paths or PIL images (read, FFHQ-aligned when
+    `align`, else centre-cropped and resized), or a tensor `[N, 3, R, R]` in [-1, 1] at the generator's
+    resolution. preset: `nvidia` (the default), `lbfgs`, `encoder-lbfgs`, `encoder-adam` (see `PRESETS`) or a
+    `Preset`; num_steps: None runs the preset's. encoder: the encoder of `encoder-*` presets (`psp` / `e4e`
+    shipped for a bundled network, a file, or a `StyleEncoder`). init: latents (or a latents file) to start
+    from instead of the preset's start: one code for all images or one per image. loss: as `choose_loss` reads
+    it (`auto`, `lpips`, `disc`, `mse`, ...). noise: optimise the noise maps too (Adam presets only). Images
+    are optimised `batch_size` at a time, image k with its own random stream `seed + k`, so the batching changes
+    the result only by rounding. num_frames: keep the reconstructions at that many evenly spaced steps (`frames`).
+    progress: called with a `ProjectionStart`, then a `ProjectionProgress` per step of each batch.
+    Every input is checked (files read, the start and the loss resolved) before any optimisation.
+    """
+    recipe = get_preset(preset)
+    steps = recipe.num_steps if num_steps is None else num_steps
+    if noise and recipe.optimizer != "adam":
+        raise ValueError(f"preset {recipe.name} runs L-BFGS, which optimises the latents only: noise maps need Adam")
+    if steps < 1 or batch_size < 1:
+        raise ValueError(f"num_steps and batch_size must be at least 1, got {steps} and {batch_size}")
+    loaded, network_name = load(network, device)
+    generator = loaded.generator
+    targets = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
+    start = projection_start(
+        recipe, init, encoder, generator=generator, space=space, num_images=len(targets), network_name=network_name
+    )
+    choice = choose_loss(loss, loaded)
+    projector = Projector(
+        space=space,
+        num_steps=steps,
+        **(asdict(recipe.schedule) if recipe.schedule is not None else {"latent_noise": 0.0}),
+        optimize_noise=noise,
+        perceptual=choice.perceptual,
+        perceptual_weight=choice.perceptual_weight,
+        mse_weight=choice.mse_weight,
+        l1_weight=choice.l1_weight,
+        seed=seed,
+        optimizer=recipe.optimizer,
+    )
+    report = progress or (lambda event: None)
+    report(ProjectionStart(recipe, steps, start.text, choice, len(targets)))
+    wanted = frame_steps(steps, num_frames)
+    parts: list[dict[str, Tensor]] = []
+    noise_parts: list[list[Tensor]] = []
+    frames: dict[int, list[Tensor]] = {step: [] for step in wanted}
+    began = time.perf_counter()
+    for first in range(0, len(targets), batch_size):
+        batch = targets[first : first + batch_size]
+        count = batch.shape[0]
+        init_batch = start.init
+        if isinstance(init_batch, Latents) and len(init_batch) > 1:
+            init_batch = init_batch[first : first + count]
+        history, last = [], None
+        for last in projector.steps(generator, batch, init_batch, seed_offset=first):
+            history.append(last.losses["total"])
+            if last.step in frames:
+                frames[last.step].append(render(generator, last.latents, last.noise))
+            report(ProjectionProgress(last, first, count, len(targets)))
+        assert last is not None
+        reconstruction = render(generator, last.latents, last.noise)
+        metrics = _metrics(reconstruction, batch, choice, generator.device)
+        latents, losses = last.latents.tensor.cpu(), torch.stack(history)
+        parts.append({"latents": latents, "images": reconstruction, "history": losses, **metrics})
+        noise_parts.append([n.cpu() for n in last.noise])
+    seconds = time.perf_counter() - began
+    joined = {key: torch.cat([part[key] for part in parts], dim=1 if key == "history" else 0) for key in parts[0]}
+    return Inversion(
+        latents=Latents(joined.pop("latents"), LatentSpace(space)),
+        images=joined.pop("images"),
+        targets=targets,
+        metrics={key: joined[key] for key in ("mse", "psnr", "ssim", "perceptual") if key in joined},
+        noise=[torch.cat(layer) for layer in zip(*noise_parts, strict=True)],
+        loss=choice,
+        preset=recipe,
+        num_steps=steps,
+        objective=projector.loss,
+        loss_history=joined["history"],
+        frames={step: torch.cat(shots) for step, shots in frames.items()},
+        num_ws=generator.num_ws,
+        network=network_name,
+        encoder=start.encoder,
+        encoder_arch=start.encoder_arch,
+        seed=seed,
+        seconds=seconds,
+    )
+
+
+def encode(
+    network: NetworkInput,
+    images: Images,
+    *,
+    encoder: EncoderInput = "psp",
+    perceptual: str = "auto",
+    align: bool = False,
+    face_index: int = 0,
+    batch_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+    device: torch.device | str | None = None,
+) -> Inversion:
+    """Invert `images` in one forward pass of an encoder (`psp` / `e4e` shipped for a bundled network, an
+    encoder file, or a `StyleEncoder`) into W+; refine the codes with `project(..., preset="encoder-lbfgs")`.
+
+    network and images as `project` reads them; perceptual: the distance reported in the metrics, chosen as
+    `project`'s loss is; progress: called with (images done, total) after each batch. `seconds` is the time
+    of the encoder's passes alone.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    loaded, network_name = load(network, device)
+    generator = loaded.generator
+    model, label = load_checked_encoder(encoder, generator, network_name)
+    targets = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
+    choice = choose_loss(perceptual, loaded)
+    parts: list[dict[str, Tensor]] = []
+    seconds = 0.0
+    for first in range(0, len(targets), batch_size):
+        batch = targets[first : first + batch_size]
+        began = time.perf_counter()
+        latents = model.encode(batch.to(generator.device))
+        seconds += time.perf_counter() - began
+        reconstruction = render(generator, latents)
+        metrics = _metrics(reconstruction, batch, choice, generator.device)
+        parts.append({"latents": latents.tensor.cpu(), "images": reconstruction, **metrics})
+        if progress is not None:
+            progress(first + batch.shape[0], len(targets))
+    joined = {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
+    return Inversion(
+        latents=Latents(joined.pop("latents"), LatentSpace.W_PLUS),
+        images=joined.pop("images"),
+        targets=targets,
+        metrics=joined,
+        noise=[],
+        loss=choice,
+        loss_history=torch.zeros(0, len(targets)),
+        frames={},
+        num_ws=generator.num_ws,
+        network=network_name,
+        encoder=label,
+        encoder_arch=model.arch,
+        seconds=seconds,
+    )
+
+
+def frame_steps(num_steps: int, num_frames: int) -> list[int]:
+    """`num_frames` evenly spaced steps of `num_steps`, the first and the last included (fewer when they round
+    to the same step)."""
+    if num_frames <= 0:
+        return []
+    if num_frames == 1:
+        return [num_steps - 1]
+    return sorted({round(i * (num_steps - 1) / (num_frames - 1)) for i in range(num_frames)})
+
+
+def _metrics(images: Tensor, targets: Tensor, choice: LossChoice, device: torch.device) -> dict[str, Tensor]:
+    return reconstruction_metrics(images.to(device), targets.to(device), choice.metric)

@@ -1,0 +1,73 @@
+"""Mixing two generators of one architecture: layer swapping (`blend`, toonification) and weight-space
+interpolation (`interpolate`), with the provenance recorded on the files `blend` / `interpolate` write.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from stylegan_edit.editors.blend import blend_layers, interpolate_models, swap_weights
+from stylegan_edit.formats.native import load_generator
+from stylegan_edit.generators import Generator
+
+ModelSpec = Generator | str | Path
+
+
+def blend(
+    model_a: ModelSpec,
+    model_b: ModelSpec,
+    *,
+    swap_res: int,
+    transition_width: float = 0.0,
+    mapping_from: Literal["a", "b"] = "a",
+) -> Generator:
+    """Layer swapping: A's synthesis blocks below `swap_res` (structure), B's at and above it (texture,
+    rendering style), and the mapping network (with w_avg) of `mapping_from`.
+
+    model_a, model_b: generators, or checkpoints in any supported format / bundled names (loaded on the CPU).
+    swap_res: a power of two from 4 (all of B's synthesis) to twice the models' resolution (all of A).
+    transition_width: ramp the share of B linearly over this many resolution levels (<= 1: a hard switch).
+    """
+    return blend_layers(
+        _generator(model_a), _generator(model_b), swap_res, transition_width=transition_width, mapping_from=mapping_from
+    )
+
+
+def interpolate(
+    model_a: ModelSpec,
+    model_b: ModelSpec,
+    *,
+    alpha: float = 0.5,
+    resolution_alphas: Mapping[int, float] | None = None,
+) -> Generator:
+    """Weight-space interpolation `(1 - alpha) * A + alpha * B` (0 gives A, 1 gives B, outside extrapolates).
+
+    resolution_alphas: per synthesis-block alpha by resolution (e.g. `{4: 0.0, 64: 1.0}`), overriding `alpha`
+    there; a resolution without a block is refused.
+    """
+    return interpolate_models(_generator(model_a), _generator(model_b), alpha, resolution_alphas=resolution_alphas)
+
+
+def blend_shares(img_resolution: int, swap_res: int, transition_width: float = 0.0) -> dict[int, float]:
+    """The share of model B in each synthesis block of a `blend`, by resolution."""
+    return swap_weights(img_resolution, swap_res, transition_width)
+
+
+def provenance(
+    command: Literal["blend", "interpolate"], model_a: ModelSpec, model_b: ModelSpec, **parameters: object
+) -> dict[str, str]:
+    """The metadata a mixed model's file records: `made_by`, JSON of the operation, both models (as named) and
+    its parameters; pass it to `save_network(..., metadata=...)`."""
+    recipe = {"command": command, "model_a": _label(model_a), "model_b": _label(model_b), **parameters}
+    return {"made_by": json.dumps(recipe, sort_keys=True)}
+
+
+def _generator(model: ModelSpec) -> Generator:
+    return model if isinstance(model, Generator) else load_generator(model, device="cpu")
+
+
+def _label(model: ModelSpec) -> str:
+    return "<in-memory generator>" if isinstance(model, Generator) else str(model)
