@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -119,14 +122,42 @@ def friendly_errors(func: F) -> F:
 
 
 def ensure_outdir(path: Path) -> Path:
-    """Create an output folder, or fail with one line naming it."""
+    """Create an output folder and check that it takes files, or fail with one line naming it."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise click.ClickException(f"cannot create output folder {path}: {exc.strerror}") from None
     if not path.is_dir():
         raise click.ClickException(f"output path {path} is not a folder")
+    check_writable(path)
     return path
+
+
+def check_writable(folder: Path) -> None:
+    """Fail with one line unless a file can be created in `folder` (checked before any work starts)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot write to {folder}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def output_folder(path: Path) -> Iterator[Path]:
+    """The folder a command writes to: created (with missing parents) and checked before the work; when the
+    command fails or is interrupted, the folders it created are removed again, so nothing half-done is left.
+    Files already in an existing folder stay; files of the same name are replaced (each write is atomic)."""
+    created = path
+    while not created.parent.exists() and created.parent != created:
+        created = created.parent
+    fresh = not path.exists()
+    ensure_outdir(path)
+    try:
+        yield path
+    except BaseException:
+        if fresh:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
 
 
 def pick_device(name: str) -> str:
