@@ -7,16 +7,17 @@ import dataclasses
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 if TYPE_CHECKING:
     import torch
     from torch import Tensor, nn
 
 CACHE_ENV = "STYLEGAN_EDIT_CACHE"
+M = TypeVar("M", bound="nn.Module")
 
 
 class CheckpointError(ValueError):
@@ -125,11 +126,56 @@ def check_format(path: str | Path, meta: Mapping[str, str], *, format: str, vers
         )
 
 
-def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: str | Path) -> None:
-    """`load_state_dict(strict=True)` in float32 with a one-line error naming missing/unexpected/misshapen keys."""
-    import torch
+@contextmanager
+def malformed(path: str | Path, what: str) -> Iterator[None]:
+    """Turn whatever a malformed file makes the code inside raise into a one-line `CheckpointError` naming `path`
+    (a `CheckpointError` passes unchanged)."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RuntimeError) as exc:
+        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        raise CheckpointError(f"{path} is not a readable {what}: {reason}") from None
+    except MemoryError:
+        raise CheckpointError(f"{path} is not a readable {what}: it claims more memory than there is") from None
 
-    own = module.state_dict()
+
+def build_strict(
+    factory: Callable[[], M], state: dict[str, Tensor], source: str | Path, *, derived: str | None = None
+) -> M:
+    """`factory()` loaded strictly from `state`, allocated only once its keys and shapes are known to match.
+
+    The module is first built on the meta device (no memory), and that build stops as soon as it registers more
+    parameters than `state` holds, so a config that claims a huge network costs neither memory nor time.
+    Buffers whose name ends with `derived` are computed by the module and copied from it into `state`.
+    """
+    import torch
+    from torch.nn.modules import module as torch_module
+
+    count = [0]
+
+    def _limit(*_: object) -> None:
+        count[0] += 1
+        if count[0] > len(state):
+            raise CheckpointError(f"{source}: the stored config describes more tensors than the file holds")
+
+    handle = torch_module.register_module_parameter_registration_hook(_limit)
+    try:
+        with torch.device("meta"):
+            skeleton = factory()
+    finally:
+        handle.remove()
+    own = {k: v for k, v in skeleton.state_dict().items() if derived is None or not k.endswith(derived)}
+    _check_state(own, {k: v for k, v in state.items() if derived is None or not k.endswith(derived)}, source)
+    module = factory()
+    if derived is not None:
+        state = {**state, **{k: v for k, v in module.state_dict().items() if k.endswith(derived)}}
+    load_strict(module, state, source)
+    return module
+
+
+def _check_state(own: Mapping[str, Tensor], state: Mapping[str, Tensor], source: str | Path) -> None:
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     misshapen = [k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
@@ -143,6 +189,13 @@ def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: str | Pa
         problems.append(f"shape mismatch for {k}: {list(state[k].shape)} vs {list(own[k].shape)}")
     if problems:
         raise CheckpointError(f"{source}: tensors do not match the architecture: {'; '.join(problems)}")
+
+
+def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: str | Path) -> None:
+    """`load_state_dict(strict=True)` in float32 with a one-line error naming missing/unexpected/misshapen keys."""
+    import torch
+
+    _check_state(module.state_dict(), state, source)
     module.load_state_dict(
         {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in state.items()}, strict=True
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
@@ -103,30 +106,61 @@ def seeds_z(seeds: Sequence[int], z_dim: int) -> Tensor:
 def load_latents(path: str | Path) -> tuple[Latents, dict[str, str]]:
     """Read a native latents file or NVIDIA's `projected_w.npz`, detected by content.
 
-    Returns the latents and the file's metadata (empty for npz).
+    Returns the latents and the file's metadata (empty for npz). Every failure is a `CheckpointError` naming
+    the file.
     """
     path = Path(path)
     try:
-        head = path.open("rb").read(8)
+        with path.open("rb") as handle:
+            head = handle.read(8)
     except OSError as exc:
-        raise ValueError(f"cannot read latents file {path}: {exc.strerror}") from None
+        raise CheckpointError(f"cannot read latents file {path}: {exc.strerror}") from None
     if head[:2] == b"PK":
         return _load_npz(path), {}
     tensors, meta = read_safetensors(path, what="stylegan-edit latents file", format=LATENTS_FORMAT)
     if "latents" not in tensors or "space" not in meta:
         raise CheckpointError(f"{path} is a latents file without its 'latents' tensor or 'space'")
     tensor = tensors["latents"]
-    return Latents(tensor, LatentSpace(meta["space"])), meta
+    if not tensor.is_floating_point():
+        raise CheckpointError(f"{path}: the latents are {tensor.dtype}, not floating point")
+    try:
+        return Latents(tensor.float(), LatentSpace(meta["space"])), meta
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
 
 
 def _load_npz(path: Path) -> Latents:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "w" not in data:
-                raise ValueError(f"{path} has no 'w' array (keys: {', '.join(data.files)})")
-            w = data["w"]
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a readable projected_w.npz: {exc}") from None
-    if w.ndim != 3:
-        raise ValueError(f"{path}: 'w' must be [N, num_ws, w_dim], got shape {list(w.shape)}")
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if "w.npy" not in names:
+                raise CheckpointError(
+                    f"{path} has no 'w' array (keys: {', '.join(n.removesuffix('.npy') for n in names)})"
+                )
+            info = archive.getinfo("w.npy")
+            with archive.open(info) as handle:
+                shape, dtype = _npy_header(handle, path)
+            available = info.file_size if info.compress_type == zipfile.ZIP_STORED else 1100 * info.compress_size
+            if dtype.kind != "f" or len(shape) != 3 or math.prod(shape) * dtype.itemsize > available:
+                raise CheckpointError(
+                    f"{path}: 'w' must be [N, num_ws, w_dim] floats, got {dtype} of shape {list(shape)}"
+                    + (" (more than the file holds)" if math.prod(shape) * dtype.itemsize > available else "")
+                )
+            with archive.open(info) as handle:
+                w = np.lib.format.read_array(handle, allow_pickle=False)
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
+        raise CheckpointError(f"{path} is not a readable projected_w.npz: {exc}") from None
     return Latents(torch.from_numpy(w.astype(np.float32)), LatentSpace.W_PLUS)
+
+
+def _npy_header(handle: IO[bytes], path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        raise CheckpointError(f"{path}: 'w' has an unsupported .npy version {version}")
+    return tuple(shape), dtype

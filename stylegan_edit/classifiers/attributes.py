@@ -16,7 +16,14 @@ from torch import Tensor, nn
 
 from stylegan_edit.assets import bundled, resolve
 from stylegan_edit.data.factors import ATTRIBUTES
-from stylegan_edit.files import CheckpointError, JsonConfig, load_strict, read_safetensors, write_safetensors
+from stylegan_edit.files import (
+    CheckpointError,
+    JsonConfig,
+    build_strict,
+    malformed,
+    read_safetensors,
+    write_safetensors,
+)
 
 CLASSIFIER_FORMAT = "stylegan-edit/attribute-classifier"
 CLASSIFIER_FORMAT_VERSION = 1
@@ -152,10 +159,10 @@ def read_classifier(path: str | Path) -> tuple[AttributeClassifier, dict[str, st
     )
     try:
         config = ClassifierConfig.from_json(meta["config"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path} has an invalid classifier config in its metadata: {exc}") from None
-    classifier = AttributeClassifier(config)
-    load_strict(classifier, tensors, path)
+    with malformed(path, "stylegan-edit attribute classifier"):
+        classifier = build_strict(lambda: AttributeClassifier(config), tensors, path)
     return classifier.eval().requires_grad_(False), meta
 
 

@@ -159,8 +159,8 @@ def load_direction(
             statistics=json.loads(meta.get("statistics", "{}")),
             generator=signature,
         )
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path} has invalid direction metadata: {exc}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path} has invalid direction metadata: {exc}") from None
     if generator is not None:
         direction.check_generator(generator, source=path)
     return direction

@@ -3,14 +3,20 @@ generator's fingerprint as JSON metadata. Loading is always strict; `load_encode
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from stylegan_edit.encoders.config import EncoderConfig
 from stylegan_edit.encoders.encoder import StyleEncoder, build_encoder
-from stylegan_edit.files import CheckpointError, check_format, load_strict, read_safetensors, write_safetensors
+from stylegan_edit.files import (
+    CheckpointError,
+    build_strict,
+    check_format,
+    malformed,
+    read_safetensors,
+    write_safetensors,
+)
 from stylegan_edit.formats.native import NETWORK_FORMAT
 
 ENCODER_FORMAT = "stylegan-edit/encoder"
@@ -52,10 +58,10 @@ def read_encoder(path: str | Path, *, device: torch.device | str = "cpu") -> Sty
     tensors, meta = _read(path, tensors=True)
     try:
         config = EncoderConfig.from_json(meta["encoder_config"])
-    except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{path} has an invalid encoder config in its metadata: {exc}") from None
-    encoder = build_encoder(config)
-    load_strict(encoder, tensors, path)
+    with malformed(path, "stylegan-edit encoder"):
+        encoder = build_strict(lambda: build_encoder(config), tensors, path)
     encoder.generator_fingerprint = meta.get("generator_fingerprint", "")
     encoder.metadata = {k: v for k, v in meta.items() if k not in RESERVED_KEYS}
     return encoder.to(device).eval().requires_grad_(False)

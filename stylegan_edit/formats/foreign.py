@@ -54,8 +54,10 @@ def infer_channel_schedule(
 
 def fir_taps(filter_2d: Tensor, source: str | Path) -> tuple[int, ...]:
     """Recover integer FIR taps (e.g. `(1, 3, 3, 1)`) from a stored normalised 2-D filter `[k, k]` (any scale)."""
+    if filter_2d.ndim != 2 or filter_2d.shape[0] != filter_2d.shape[1] or not 0 < filter_2d.shape[0] <= 64:
+        raise CheckpointError(f"{source}: unexpected resample filter of shape {list(filter_2d.shape)}")
     f = filter_2d.detach().to(torch.float64)
-    if f.ndim != 2 or f.shape[0] != f.shape[1] or float(f.sum()) <= 0:
+    if not bool(torch.isfinite(f).all()) or float(f.sum()) <= 0 or float(f.min()) < 0:
         raise CheckpointError(f"{source}: unexpected resample filter of shape {list(f.shape)}")
     f = f / f.sum()
     row = f.sum(dim=1)

@@ -6,7 +6,6 @@ Native file: one `.safetensors` holding `G_ema.*` (and optionally `D.*`) tensors
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.assets import resolve_network
-from stylegan_edit.files import CheckpointError, load_strict, read_safetensors, write_safetensors
+from stylegan_edit.files import CheckpointError, build_strict, malformed, read_safetensors, write_safetensors
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Network
 
 logger = logging.getLogger(__name__)
@@ -105,14 +104,19 @@ def _load_native(path: Path) -> Network:
         d_config = (
             DiscriminatorConfig.from_json(meta["discriminator_config"]) if "discriminator_config" in meta else None
         )
-    except (KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise CheckpointError(f"{path} has an invalid config in its metadata: {exc}") from None
-    generator = Generator(g_config)
-    load_strict(generator, _strip(tensors, "G_ema."), path)
-    discriminator = None
-    if d_config is not None:
-        discriminator = Discriminator(d_config)
-        load_strict(discriminator, _strip(tensors, "D."), path)
+    mapping_tensors = sum(1 for k in tensors if k.startswith("G_ema.mapping.fc"))
+    if g_config.mapping_layers > mapping_tensors:  # before building: the list of layers alone could be huge
+        raise CheckpointError(
+            f"{path}: the config has {g_config.mapping_layers} mapping layers, the file tensors for at most "
+            f"{mapping_tensors}"
+        )
+    with malformed(path, "stylegan-edit network"):
+        generator = build_strict(lambda: Generator(g_config), _strip(tensors, "G_ema."), path)
+        discriminator = None
+        if d_config is not None:
+            discriminator = build_strict(lambda: Discriminator(d_config), _strip(tensors, "D."), path)
     extra = {k: v for k, v in meta.items() if k not in ("generator_config", "discriminator_config")}
     return Network(generator, discriminator, extra)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import Tensor
 
-from stylegan_edit.files import CheckpointError, load_strict
+from stylegan_edit.files import CheckpointError, build_strict
 from stylegan_edit.formats.foreign import fir_taps, infer_channel_schedule
 from stylegan_edit.formats.persistent import PersistentRecord
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
@@ -113,8 +113,7 @@ def build_generator(
     )
     if int(_get(synthesis, "num_ws", source, config.num_ws)) != config.num_ws:
         raise CheckpointError(f"{source}: the synthesis network uses an unexpected number of W codes")
-    generator = Generator(config).eval().requires_grad_(False)
-    load_strict(generator, tensors, source)
+    generator = build_strict(lambda: Generator(config), tensors, source).eval().requires_grad_(False)
     metadata: dict[str, str] = {}
     fp16 = [r for r, block in blocks.items() if _get(block, "use_fp16", source, False)]
     if fp16:
@@ -167,8 +166,7 @@ def build_discriminator(
         mbstd_num_channels=num_channels,
         resample_filter=fir_taps(_tensor(tensors, f"b{img_resolution}.resample_filter", source), source),
     )
-    discriminator = Discriminator(config).eval().requires_grad_(False)
-    load_strict(discriminator, tensors, source)
+    discriminator = build_strict(lambda: Discriminator(config), tensors, source).eval().requires_grad_(False)
     return discriminator, ""
 
 

@@ -19,8 +19,9 @@ import torch
 import torch._utils
 from torch import Tensor
 
-from stylegan_edit.files import CheckpointError
+from stylegan_edit.files import CheckpointError, malformed
 from stylegan_edit.formats.persistent import PersistentRecord
+from stylegan_edit.formats.pickle_guard import check_pickle, check_torch_file
 from stylegan_edit.generators import Network
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,9 @@ class TFNetworkStub:
 
 def _load_storage(data: bytes) -> Any:
     """`torch.storage._load_from_bytes` made safe: weights-only, and CUDA storages mapped to the CPU."""
-    return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    stream = io.BytesIO(data)
+    check_torch_file(stream, "a tensor storage")
+    return torch.load(stream, weights_only=True, map_location="cpu")
 
 
 def _numpy(module: str, name: str) -> Any:
@@ -98,7 +101,12 @@ def unpickle_safely(path: Path) -> Any:
     """Unpickle `path` with `AllowListUnpickler`, turning every failure into a one-line `CheckpointError`."""
     try:
         with path.open("rb") as handle:
+            check_pickle(handle, path)
             return AllowListUnpickler(handle).load()
+    except CheckpointError as exc:
+        if str(path) in str(exc):
+            raise
+        raise CheckpointError(f"{path}: {exc}") from None
     except RefusedGlobal as exc:
         raise CheckpointError(
             f"{path}: refusing to load global {exc.qualified_name} (not on the allow-list of NVIDIA network pickles)"
@@ -139,10 +147,16 @@ def read_nvidia_pickle(path: str | Path) -> Network:
     networks run in fp32 (≈1e-3 from NVIDIA's fp16 outputs). Raises `CheckpointError` with one clear line for
     corrupt files, refused globals, StyleGAN3 alias-free and conditional networks.
     """
-    from stylegan_edit.formats.nvidia_config import build_discriminator, build_generator
 
     path = Path(path)
     data = unpickle_safely(path)
+    with malformed(path, "NVIDIA network pickle"):
+        return _read_snapshot(data, path)
+
+
+def _read_snapshot(data: Any, path: Path) -> Network:
+    from stylegan_edit.formats.nvidia_config import build_discriminator, build_generator
+
     if isinstance(data, int) and data == LEGACY_TORCH_MAGIC:
         from stylegan_edit.formats.rosinality import read_rosinality
 

@@ -18,8 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from stylegan_edit.files import CheckpointError, atomic_path, load_strict
+from stylegan_edit.files import CheckpointError, atomic_path, load_strict, malformed
 from stylegan_edit.formats.foreign import fir_taps, infer_channel_schedule
+from stylegan_edit.formats.pickle_guard import check_torch_file
 from stylegan_edit.formats.rosinality_keys import (
     discriminator_kernels,
     discriminator_key_map,
@@ -43,7 +44,10 @@ def _load(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         with handle, torch.serialization.safe_globals([argparse.Namespace]):
+            check_torch_file(handle, path)
             checkpoint = torch.load(handle, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for broken archives
         found = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
         if found:
@@ -190,12 +194,13 @@ def read_rosinality(path: str | Path) -> Network:
     """
     path = Path(path)
     checkpoint = _load(path)
-    try:
-        generator, note = _read_generator(checkpoint, str(path))
-        d = checkpoint.get("d")
-        discriminator = _read_discriminator(d, str(path)) if isinstance(d, dict) else None
-    except KeyError as exc:
-        raise CheckpointError(f"{path}: keys do not match rosinality's StyleGAN2 layout (no {exc})") from None
+    with malformed(path, "rosinality checkpoint"):
+        try:
+            generator, note = _read_generator(checkpoint, str(path))
+            d = checkpoint.get("d")
+            discriminator = _read_discriminator(d, str(path)) if isinstance(d, dict) else None
+        except KeyError as exc:
+            raise CheckpointError(f"{path}: keys do not match rosinality's StyleGAN2 layout (no {exc})") from None
     metadata = {"source_format": "rosinality", "source_file": path.name}
     if note:
         metadata["note"] = note

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
-from stylegan_edit.files import CheckpointError, load_strict
+from stylegan_edit.files import CheckpointError, build_strict, malformed
 from stylegan_edit.formats.foreign import infer_channel_schedule
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Network
 from stylegan_edit.generators.config import Architecture
+
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 def collect_variables(network: Any, prefix: str = "") -> dict[str, np.ndarray]:
@@ -86,12 +89,10 @@ def _discriminator_tensors(tf: dict[str, np.ndarray], resolutions: list[int]) ->
     return out
 
 
-def _load(module: torch.nn.Module, arrays: dict[str, Any], source: str | Path) -> None:
-    """Fill everything but the derived `resample_filter` buffers from `arrays`, strictly."""
-    own = module.state_dict()
+def _load(factory: Callable[[], M], arrays: dict[str, Any], source: str | Path) -> M:
+    """Build the module and fill everything but the derived `resample_filter` buffers from `arrays`, strictly."""
     tensors = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in arrays.items()}  # copies, keeps 0-d
-    tensors.update({k: v for k, v in own.items() if k.endswith("resample_filter")})
-    load_strict(module, tensors, source)
+    return build_strict(factory, tensors, source, derived="resample_filter").eval().requires_grad_(False)
 
 
 def _kwargs(stub: Any) -> dict[str, Any]:
@@ -129,13 +130,11 @@ def _convert_generator(gs: Any, source: str | Path) -> Generator:
         resample_filter=tuple(kwargs.get("resample_kernel") or (1, 3, 3, 1)),
         use_noise="synthesis/4x4/Conv/noise_strength" in tf,
     )
-    generator = Generator(config).eval().requires_grad_(False)
     try:
         arrays = _generator_tensors(tf, resolutions, mapping_layers)
     except KeyError as exc:
         raise CheckpointError(f"{source}: the TF generator has no variable {exc}") from None
-    _load(generator, arrays, source)
-    return generator
+    return _load(lambda: Generator(config), arrays, source)
 
 
 def _convert_discriminator(d: Any, source: str | Path) -> tuple[Discriminator | None, str]:
@@ -171,20 +170,19 @@ def _convert_discriminator(d: Any, source: str | Path) -> tuple[Discriminator | 
         mbstd_num_channels=int(tf["4x4/Conv/weight"].shape[2]) - channels[4],
         resample_filter=tuple(kwargs.get("resample_kernel") or (1, 3, 3, 1)),
     )
-    discriminator = Discriminator(config).eval().requires_grad_(False)
     try:
         arrays = _discriminator_tensors(tf, resolutions)
     except KeyError as exc:
         raise CheckpointError(f"{source}: the TF discriminator has no variable {exc}") from None
-    _load(discriminator, arrays, source)
-    return discriminator, ""
+    return _load(lambda: Discriminator(config), arrays, source), ""
 
 
 def convert_tf_pickle(networks: tuple[Any, Any, Any], source: str | Path) -> Network:
     """`(G, D, Gs)` TF network stubs -> our `Network` (Gs as the generator, D when expressible)."""
     _, d, gs = networks
-    generator = _convert_generator(gs, source)
-    discriminator, note = _convert_discriminator(d, source)
+    with malformed(source, "TensorFlow network pickle"):
+        generator = _convert_generator(gs, source)
+        discriminator, note = _convert_discriminator(d, source)
     metadata = {"source_format": "tf-pkl", "source_file": Path(source).name}
     if note:
         metadata["discriminator_note"] = f"not loaded: {note}"
