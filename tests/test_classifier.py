@@ -103,8 +103,9 @@ def test_augment_keeps_range_and_is_seeded() -> None:
 
 
 def test_train_classifier_command_writes_a_loadable_file(tmp_path: Path) -> None:
-    out = tmp_path / "clf.safetensors"
-    args = ["--num", "8", "--epochs", "1", "--batch-size", "8", "--eval-num", "4", "--out", out, "--no-progress"]
+    out = tmp_path / "clf" / "attribute-classifier.safetensors"
+    args = ["--num", "8", "--epochs", "1", "--batch-size", "8", "--eval-num", "4", "--outdir", out.parent]
+    args.append("--no-progress")
     result = CliRunner().invoke(train_classifier, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     assert "held-out accuracy (4 fresh faces per style" in result.output and "eyes_open" in result.output

@@ -64,8 +64,16 @@ def test_project_writes_latents_images_metrics_and_records_them(tmp_path: Path, 
     )
     assert lines[1].startswith("loss: disc (auto: no VGG16 weights at ")  # the tiny network is no SynthFaces model
     names = ["wide", "gray", "alpha", "deep", "print", "big"]
-    assert [line.split(":")[0] for line in lines[2:8]] == names
-    assert all("PSNR" in line and "SSIM" in line and "disc" in line for line in lines[2:8])
+    assert lines[2:8] == [  # what was done to each photo, before the optimisation
+        "wide.png: no face found, centre-cropped 40x24 to 24x24, resized 24x24 to 16x16",
+        "gray.png: no face found, centre-cropped 24x20 to 20x20, resized 20x20 to 16x16",
+        "alpha.png: no face found, centre-cropped 24x20 to 20x20, resized 20x20 to 16x16",
+        "deep.png: no face found, resized 20x20 to 16x16",
+        "print.jpg: no face found, centre-cropped 24x20 to 20x20, resized 20x20 to 16x16",
+        "big.png: no face found, centre-cropped 3000x2000 to 2000x2000, resized 2000x2000 to 16x16",
+    ]
+    assert [line.split(":")[0] for line in lines[8:14]] == names
+    assert all("PSNR" in line and "SSIM" in line and "disc" in line for line in lines[8:14])
     assert "projected.safetensors" in lines[-1] and "last-latents.json" in lines[-1]
     expected = {"compare.png", "latents.safetensors", "metrics.json", "proj.png", "projected_w.npz", "target.png"}
     for name in names:
@@ -142,7 +150,7 @@ def _bad_inputs(tmp_path: Path, tiny_checkpoint: Path) -> dict[str, tuple[list[s
             ["good.png", "--init-latents", "w18.safetensors"],
             "w18.safetensors: latents with 18 layers (num_ws), but the generator needs 6",
         ),
-        "init": (["good.png", "--init-latents", "nothing.safetensors"], "cannot read latents file nothing.safetensors"),
+        "init": (["good.png", "--init-latents", "notes.png"], "notes.png is not a readable stylegan-edit latents file"),
         "two inits": (["good.png", "--init-latents", "two.safetensors"], "2 codes for 1 images"),
         "loss": (["good.png", "--loss", "lpips"], "vgg16-397923af.pth (nothing is downloaded)"),
         "lbfgs noise": (["good.png", "--preset", "lbfgs", "--noise"], "preset lbfgs runs L-BFGS"),
@@ -188,6 +196,8 @@ def test_main_command_on_the_bundled_model(tmp_path: Path) -> None:
     assert Image.open(tmp_path / "out" / "project" / "photo" / "proj.png").size == (64, 64)
     assert result.stdout.splitlines()[0].startswith("preset nvidia: Adam from the mean W, 5 steps, lr 0.1")
     assert result.stdout.splitlines()[1].startswith("loss: classifier (auto: no VGG16 weights")
+    # dlib finds the rendered face, which fills the picture as the model's training faces do: not re-aligned
+    assert result.stdout.splitlines()[2] == "photo.png: a face crop already (face 1 of 1), resized 128x128 to 64x64"
     fast = _run("photo.png", "--preset", "lbfgs", "--steps", "5", "--outdir", "fast")
     assert fast.exit_code == 0, fast.output
     assert fast.stdout.startswith("preset lbfgs: L-BFGS from the mean W, 5 steps\n")

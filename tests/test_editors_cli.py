@@ -60,10 +60,10 @@ def test_directions_fit_list_show(tmp_path: Path, tiny_checkpoint: Path, sefa_di
         and "pc2.safetensors: ganspace" in listed.output
     )
     assert "age: interfacegan in w" in listed.output  # the bundled library comes first
-    grid = tmp_path / "grid.png"
+    grid = tmp_path / "show" / "direction.png"
     shown = run(
         directions,
-        ["show", sefa_dir / "sefa0.safetensors", "--network", tiny_checkpoint, *SHOW, "--out", grid],
+        ["show", sefa_dir / "sefa0.safetensors", "--network", tiny_checkpoint, *SHOW, "--outdir", grid.parent],
     )
     assert shown.exit_code == 0, shown.output
     assert Image.open(grid).size == (3 * 16, 2 * 16)
@@ -87,7 +87,8 @@ def test_directions_fit_interfacegan_from_a_scores_file(tmp_path: Path, tiny_che
     scored = run(directions, [*common, "--attribute", "age", "--num-samples", "40"])  # the bundled classifier
     assert scored.exit_code == 0, scored.output
     assert load_direction(tmp_path / "dirs" / "age.safetensors", generator=generator).method == "interfacegan"
-    one_line_error(run(directions, [*common, "--attribute", "hat"]), "unknown attribute 'hat'")
+    hat = run(directions, [*common, "--attribute", "hat"])
+    assert hat.exit_code == 2 and "Invalid value for '--attribute': 'hat' is not one of 'age'" in hat.output
 
 
 def test_apply_single_strength_sweep_and_layers(tmp_path: Path, tiny_checkpoint: Path, sefa_dir: Path) -> None:
@@ -163,17 +164,17 @@ def model_b(tmp_path: Path) -> Path:
 
 
 def test_blend_and_interpolate_write_native_checkpoints(tmp_path: Path, tiny_checkpoint: Path, model_b: Path) -> None:
-    out = tmp_path / "blend.safetensors"
-    result = run(blend, [tiny_checkpoint, model_b, "--swap-res", 8, "--out", out])
+    result = run(blend, [tiny_checkpoint, model_b, "--swap-res", 8, "--outdir", tmp_path / "blend"])
     assert result.exit_code == 0, result.output
+    out = tmp_path / "blend" / "blended.safetensors"
     blended, a, b = load_generator(out), load_generator(tiny_checkpoint), load_generator(model_b)
     assert torch.equal(blended.synthesis.b4.conv1.weight, a.synthesis.b4.conv1.weight)
     assert torch.equal(blended.synthesis.b8.conv0.weight, b.synthesis.b8.conv0.weight)
     assert torch.equal(blended.mapping.fc0.weight, a.mapping.fc0.weight)
-    lerp = tmp_path / "lerp.safetensors"
-    assert run(interpolate, [tiny_checkpoint, model_b, "--alpha", 0, "--out", lerp]).exit_code == 0
+    lerp = tmp_path / "lerp" / "interpolated.safetensors"
+    assert run(interpolate, [tiny_checkpoint, model_b, "--alpha", 0, "--outdir", lerp.parent]).exit_code == 0
     assert all(torch.equal(v, a.state_dict()[k]) for k, v in load_generator(lerp).state_dict().items())
-    per_res = run(interpolate, [tiny_checkpoint, model_b, "--res-alpha", "4-8=1", "--out", lerp])
+    per_res = run(interpolate, [tiny_checkpoint, model_b, "--res-alpha", "4-8=1", "--outdir", lerp.parent])
     assert per_res.exit_code == 0 and torch.equal(
         load_generator(lerp).synthesis.b8.conv1.weight, b.synthesis.b8.conv1.weight
     )
@@ -182,11 +183,13 @@ def test_blend_and_interpolate_write_native_checkpoints(tmp_path: Path, tiny_che
 def test_blend_bad_input(tmp_path: Path, tiny_checkpoint: Path, model_b: Path) -> None:
     bigger = tmp_path / "big.safetensors"
     save_network(bigger, make_generator(dataclasses.replace(TINY, img_resolution=32)))
-    out = ["--out", tmp_path / "x.safetensors"]
+    out = ["--outdir", tmp_path / "x"]
     one_line_error(
         run(blend, [tiny_checkpoint, bigger, "--swap-res", 8, *out]), "img_resolution is 16 in the first and 32"
     )
-    one_line_error(run(blend, [tiny_checkpoint, model_b, "--swap-res", 12, *out]), "power of two from 4 to 32")
+    one_line_error(run(blend, [tiny_checkpoint, model_b, "--swap-res", 64, *out]), "power of two from 4 to 32")
+    odd = run(blend, [tiny_checkpoint, model_b, "--swap-res", 12, *out])
+    assert odd.exit_code == 2 and "'--swap-res': 12 is not a power of two" in odd.output
     one_line_error(
         run(interpolate, [tiny_checkpoint, model_b, "--res-alpha", "64=1", *out]), "no block at resolution 64"
     )

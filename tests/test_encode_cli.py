@@ -55,9 +55,12 @@ def test_encode_writes_what_project_writes_and_records_it(
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
-    assert [line.split(":")[0] for line in lines[:3]] == ["photo0", "photo1", "photo2"]
-    assert all("PSNR" in line and "SSIM" in line and "disc" in line for line in lines[:3])
-    assert "encoded 3 images with e4e" in lines[3] and "last-latents.json" in lines[4]
+    assert lines[:3] == [  # first what was done to each photo (random pixels: no face)
+        f"{photos[k]}: no face found, centre-cropped {24 + 2 * k}x20 to 20x20, resized 20x20 to 16x16" for k in range(3)
+    ]
+    assert [line.split(":")[0] for line in lines[3:6]] == ["photo0", "photo1", "photo2"]
+    assert all("PSNR" in line and "SSIM" in line and "disc" in line for line in lines[3:6])
+    assert "encoded 3 images with e4e" in lines[6] and "last-latents.json" in lines[7]
     expected = {"compare.png", "latents.safetensors", "metrics.json", "proj.png", "projected_w.npz", "target.png"}
     for name in ("photo0", "photo1", "photo2"):
         assert {p.name for p in (out / name).iterdir()} == expected
@@ -156,7 +159,7 @@ def test_train_encoder_trains_resumes_and_its_encoder_encodes(tmp_path: Path, ti
     _photos(tmp_path / "data", 5)
     (tmp_path / "data" / "broken.png").write_bytes(b"not a png")
     base = ["--network", tiny_checkpoint, "--no-progress", "--device", "cpu"]
-    args = ["--arch", "psp", "--data", "data", "--run-dir", "run", "--steps", "2", "--batch", "4", "--state-every", "1"]
+    args = ["--arch", "psp", "--data", "data", "--outdir", "run", "--steps", "2", "--batch", "4", "--state-every", "1"]
     result = _run(train_encoder, *base, *args)
     assert result.exit_code == 0, result.output
     assert "5 images from data" in result.output and "skipped 1 unreadable files: broken.png" in result.output
@@ -177,10 +180,10 @@ def test_train_encoder_trains_resumes_and_its_encoder_encodes(tmp_path: Path, ti
 
 def test_train_encoder_fine_tunes_an_encoder_file(tmp_path: Path, tiny_checkpoint: Path) -> None:
     base = ["--network", tiny_checkpoint, "--no-progress", "--device", "cpu", "--synthetic-fraction", "1"]
-    first = _run(train_encoder, *base, "--arch", "e4e", "--run-dir", "run", "--steps", "2", "--batch", "2")
+    first = _run(train_encoder, *base, "--arch", "e4e", "--outdir", "run", "--steps", "2", "--batch", "2")
     assert first.exit_code == 0, first.output
     snapshot = tmp_path / "run" / "encoder-0000002.safetensors"
-    tuned = _run(train_encoder, *base, "--resume-from", snapshot, "--run-dir", "ft", "--steps", "4", "--lr", "5e-4")
+    tuned = _run(train_encoder, *base, "--resume-from", snapshot, "--outdir", "ft", "--steps", "4", "--lr", "5e-4")
     assert tuned.exit_code == 0, tuned.output
     assert f"fine-tuning {snapshot} from step 2" in tuned.output
     assert {"val0000004.png", "encoder-0000004.safetensors"} <= {p.name for p in (tmp_path / "ft").iterdir()}
@@ -189,9 +192,9 @@ def test_train_encoder_fine_tunes_an_encoder_file(tmp_path: Path, tiny_checkpoin
     assert (options["lr"], options["batch"], options["delta_weight"]) == (5e-4, 2, 2e-4)  # given, kept, kept
     assert encoder.arch == "e4e" and encoder.metadata["resumed_from"] == f"{snapshot} (step 2)"
     refusals = [
-        (["--run-dir", "a", "--steps", "2"], "has trained 2 steps already; pass a larger --steps"),
-        (["--run-dir", "b", "--arch", "psp"], "is an encoder of arch e4e, not psp"),
-        (["--run-dir", "c", "--backbone-init", "random"], "--resume-from keeps the encoder's backbone"),
+        (["--outdir", "a", "--steps", "2"], "has trained 2 steps already; pass a larger --steps"),
+        (["--outdir", "b", "--arch", "psp"], "is an encoder of arch e4e, not psp"),
+        (["--outdir", "c", "--backbone-init", "random"], "--resume-from keeps the encoder's backbone"),
         (["--resume", "run"], "--resume-from, --synthetic-fraction cannot change when resuming"),
     ]
     for extra, message in refusals:
@@ -213,7 +216,7 @@ def test_train_encoder_fine_tunes_an_encoder_file(tmp_path: Path, tiny_checkpoin
         ("init-encoder-in-w", "so preset encoder-adam needs space w+, not w"),
         ("train-no-images", "no image files found"),
         ("train-broken-images", "none of the 2 image files could be read"),
-        ("train-no-arch", "a new run needs --arch and --run-dir"),
+        ("train-no-arch", "a new run needs --arch and --outdir"),
         ("train-no-classifier", "classifier is not in this installation; use --backbone-init random"),
         ("train-psp-delta", "delta_weight and adv_weight apply to e4e only"),
     ],
@@ -263,7 +266,7 @@ def test_bad_inputs_fail_with_one_line(
         extra = {"train-no-classifier": ["--backbone-init", "classifier"], "train-psp-delta": ["--delta-weight", "1"]}
         extra = extra.get(case, [])
         run = tmp_path / "run"
-        result = _run(train_encoder, *network, *arch, *extra, "--data", data, "--run-dir", run, "--device", "cpu")
+        result = _run(train_encoder, *network, *arch, *extra, "--data", data, "--outdir", run, "--device", "cpu")
         assert not run.exists()  # refused before the run folder is made
     assert result.exit_code != 0
     lines = result.output.strip().splitlines()
@@ -275,11 +278,11 @@ def test_train_encoder_takes_the_papers_loss_weights(tmp_path: Path, tiny_checkp
     _photos(tmp_path / "data", 4)
     args = ["--network", tiny_checkpoint, "--no-progress", "--device", "cpu", "--data", "data", "--batch", "4"]
     weights = ["--delta-weight", "0.02", "--adv-weight", "0", "--w-norm-weight", "0.001"]
-    result = _run(train_encoder, *args, "--arch", "e4e", *weights, "--run-dir", "run", "--steps", "1")
+    result = _run(train_encoder, *args, "--arch", "e4e", *weights, "--outdir", "run", "--steps", "1")
     assert result.exit_code == 0, result.output
     options = json.loads((tmp_path / "run" / "encoder_training_options.json").read_text())
     assert (options["delta_weight"], options["adv_weight"], options["w_norm_weight"]) == (0.02, 0.0, 0.001)
-    default = _run(train_encoder, *args, "--arch", "e4e", "--run-dir", "paper", "--steps", "1")
+    default = _run(train_encoder, *args, "--arch", "e4e", "--outdir", "paper", "--steps", "1")
     assert default.exit_code == 0, default.output
     options = json.loads((tmp_path / "paper" / "encoder_training_options.json").read_text())
     assert (options["delta_weight"], options["adv_weight"], options["w_norm_weight"]) == (2e-4, 0.1, 0.0)
@@ -308,7 +311,7 @@ def test_train_encoder_starts_the_backbone_from_the_classifier(
     save_classifier(path, AttributeClassifier(ClassifierConfig(resolution=16, channels=(8, 8, 16, 16, 16))))
     monkeypatch.setattr("stylegan_edit.classifiers.attributes.BUNDLED_CLASSIFIER", path)
     _photos(tmp_path / "data", 2)
-    args = ["--arch", "psp", "--backbone-init", "classifier", "--data", "data", "--run-dir", "run", "--steps", "1"]
+    args = ["--arch", "psp", "--backbone-init", "classifier", "--data", "data", "--outdir", "run", "--steps", "1"]
     result = _run(
         train_encoder, "--network", tiny_checkpoint, "--no-progress", "--device", "cpu", *args, "--batch", "2"
     )

@@ -246,7 +246,7 @@ def test_cli_trains_on_a_folder_and_resumes_past_a_corrupt_state(tmp_path: Path)
     run = tmp_path / "run"
     base = ["--config", "tiny", "--no-progress", "--device", "cpu"]
     code, output = run_cli(
-        [*base, "--data", str(images), "--run-dir", str(run), "--kimg", "0.012", "--state-kimg", "0.004"]
+        [*base, "--data", str(images), "--outdir", str(run), "--kimg", "0.012", "--state-kimg", "0.004"]
     )
     assert code == 0, output
     assert "8 images from" in output and "skipped 1 unreadable files: broken.png" in output
@@ -274,7 +274,7 @@ def test_cli_trains_on_a_folder_and_resumes_past_a_corrupt_state(tmp_path: Path)
     assert resumed["cur_nimg"] == 16
 
     straight = tmp_path / "straight"
-    code, output = run_cli([*base, "--data", str(images), "--run-dir", str(straight), "--kimg", "0.016"])
+    code, output = run_cli([*base, "--data", str(images), "--outdir", str(straight), "--kimg", "0.016"])
     assert code == 0, output
     expected = load_state(straight).state
     for key in ("G", "G_ema", "D"):
@@ -319,7 +319,7 @@ def test_cli_fine_tunes_a_checkpoint_without_discriminator(tmp_path: Path, tiny_
     checkpoint = tmp_path / "g_only.safetensors"
     save_network(checkpoint, tiny_generator)
     args = ["--config", "tiny", "--no-progress", "--device", "cpu", "--kimg", "0.004", "--resume-from", str(checkpoint)]
-    code, output = run_cli([*args, "--data", str(write_pngs(tmp_path / "images", 4)), "--run-dir", str(tmp_path / "r")])
+    code, output = run_cli([*args, "--data", str(write_pngs(tmp_path / "images", 4)), "--outdir", str(tmp_path / "r")])
     assert code == 0, output
     assert "has no discriminator; training a fresh one" in output
     assert load_network(tmp_path / "r" / "network-snapshot-000000.safetensors").discriminator is not None
@@ -327,7 +327,7 @@ def test_cli_fine_tunes_a_checkpoint_without_discriminator(tmp_path: Path, tiny_
 
 def test_cli_trains_on_synthfaces_rendered_on_the_fly(tmp_path: Path) -> None:
     args = ["--config", "tiny", "--no-progress", "--device", "cpu", "--kimg", "0.004", "--synthfaces-num", "64"]
-    code, output = run_cli([*args, "--data", "synthfaces:toon", "--run-dir", str(tmp_path / "run")])
+    code, output = run_cli([*args, "--data", "synthfaces:toon", "--outdir", str(tmp_path / "run")])
     assert code == 0, output
     assert "64 images from synthfaces:toon" in output
     reals = np.asarray(Image.open(tmp_path / "run" / "reals.png"))
@@ -368,7 +368,7 @@ def test_cli_bad_inputs_fail_with_one_line(tmp_path: Path, case: str, message: s
             (run / "state.pt").write_bytes(b"")
         else:
             data = Path("synthfaces:oil")
-    code, output = run_cli(["--config", "tiny", "--data", str(data), "--run-dir", str(run), "--device", "cpu"])
+    code, output = run_cli(["--config", "tiny", "--data", str(data), "--outdir", str(run), "--device", "cpu"])
     assert code != 0
     lines = output.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], output

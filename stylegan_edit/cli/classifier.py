@@ -6,15 +6,26 @@ from pathlib import Path
 
 import click
 
-from stylegan_edit.cli.common import friendly_errors
+from stylegan_edit.cli.common import friendly_errors, output_folder
+from stylegan_edit.cli.options import FiniteFloat, outdir_option, progress_option
+
+CLASSIFIER_FILE = "attribute-classifier.safetensors"
 
 
 @click.command(name="train-classifier")
 @click.option("--num", type=click.IntRange(min=1), default=20_000, show_default=True, help="Training faces per style.")
 @click.option("--epochs", type=click.IntRange(min=1), default=6, show_default=True, help="Passes over the faces.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Faces per step.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=3e-3, show_default=True, help="Peak lr.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Initialisation and augmentation seed.")
+@click.option(
+    "--lr",
+    type=FiniteFloat(min=0, min_open=True),
+    default=3e-3,
+    show_default=True,
+    help="Peak learning rate of the one-cycle schedule.",
+)
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Initialisation and augmentation seed."
+)
 @click.option(
     "--eval-num",
     type=click.IntRange(min=0),
@@ -29,16 +40,14 @@ from stylegan_edit.cli.common import friendly_errors
     show_default=True,
     help="Precision of the stored weights.",
 )
-@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.  [default: torch's]")
 @click.option(
-    "--out",
-    "out_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("attribute-classifier.safetensors"),
-    show_default=True,
-    help="Classifier file to write.",
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads torch may use.  [default: torch's choice, the number of cores]",
 )
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
+@outdir_option(Path("."), f"the classifier, {CLASSIFIER_FILE}")
+@progress_option
 @friendly_errors
 def train_classifier(
     num: int,
@@ -49,28 +58,30 @@ def train_classifier(
     eval_num: int,
     dtype: str,
     threads: int | None,
-    out_path: Path,
+    outdir: Path,
     progress: bool,
 ) -> None:
     """Train the attribute classifier (seven SynthFaces attributes and the photo/toon style) on rendered faces of
-    both styles, measure its accuracy on fresh faces, and write it as a .safetensors file."""
+    both styles, measure its accuracy on fresh faces, and write it as attribute-classifier.safetensors."""
     from stylegan_edit.workflow.classification import train_classifier as train
 
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
-    trained = train(
-        out_path,
-        num=num,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        seed=seed,
-        eval_num=eval_num,
-        dtype=dtype,
-        progress=progress,
-    )
+    out_path = outdir / CLASSIFIER_FILE
+    with output_folder(outdir):
+        trained = train(
+            out_path,
+            num=num,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            eval_num=eval_num,
+            dtype=dtype,
+            progress=progress,
+        )
     click.echo(f"wrote {out_path} ({trained.size / 1e6:.2f} MB, trained in {trained.seconds / 60:.1f} min)")
     if trained.accuracy is not None:
         click.echo(format_accuracy(trained.accuracy, eval_num, trained.seed_offset))

@@ -55,18 +55,21 @@ class IntRanges(click.ParamType):
 
 def parse_sweep(text: str) -> list[float]:
     """`'2'` -> `[2.0]`; `'-3:3:7'` -> 7 evenly spaced strengths from -3 to 3 (finite numbers only)."""
+    usage = "use a number like 2 or a sweep START:STOP:COUNT like -3:3:7"
     parts = text.split(":")
     try:
         values = [float(p) for p in parts[:2]]
-        if all(math.isfinite(v) for v in values):
-            if len(parts) == 1:
-                return values
-            if len(parts) == 3 and int(parts[2]) >= 2:
-                (lo, hi), num = values, int(parts[2])
-                return [lo + (hi - lo) * i / (num - 1) for i in range(num)]
+        num = int(parts[2]) if len(parts) == 3 else 1
     except ValueError:
-        pass
-    raise ValueError(f"cannot parse strength {text!r}: use a number like 2 or a sweep START:STOP:COUNT like -3:3:7")
+        raise ValueError(f"cannot parse strength {text!r}: {usage}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"strength {text!r} is not a finite number: {usage}")
+    if len(parts) == 1:
+        return values
+    if len(parts) != 3 or num < 2:
+        raise ValueError(f"cannot parse strength {text!r}: {usage}")
+    lo, hi = values
+    return [lo + (hi - lo) * i / (num - 1) for i in range(num)]
 
 
 class Sweep(click.ParamType):
@@ -93,7 +96,9 @@ def target_options(default_outdir: Path) -> Callable[[F], F]:
             type=click.Path(file_okay=False, path_type=Path),
             default=default_outdir,
             show_default=True,
-            help="Output folder: one sub-folder per image, plus projected.safetensors with all latents.",
+            help="Output folder: one sub-folder per image, plus projected.safetensors with all latents; created if "
+            "missing (removed again if the command fails or is interrupted); existing files of the same name in it "
+            "are overwritten.",
         ),
     ]
 
@@ -103,6 +108,15 @@ def target_options(default_outdir: Path) -> Callable[[F], F]:
         return func
 
     return decorate
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C or SIGTERM during a command that keeps what it did (a training run's saved state): one line, exit 130."""
+
+    exit_code = 130
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
 
 
 def friendly_errors(func: F) -> F:

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from stylegan_edit.cli.common import IntRanges, Sweep, ensure_outdir, friendly_errors, pick_device
+from stylegan_edit.cli.common import IntRanges, friendly_errors, output_folder, pick_device
+from stylegan_edit.cli.options import (
+    FiniteFloat,
+    device_option,
+    latents_option,
+    layers_option,
+    network_option,
+    outdir_option,
+    seeds_option,
+    strength_option,
+)
 
 if TYPE_CHECKING:
     from stylegan_edit.editors.direction import Direction
 
-NETWORK_HELP = "Checkpoint (any supported format) or bundled name.  [default: synthfaces-64]"
+CLASSIFIER_ATTRIBUTES = ("age", "smile", "eyeglasses", "yaw", "hair_length", "beard", "eyes_open", "toon")
+"""The bundled attribute classifier's heads (`AttributeClassifier.names`), listed without importing torch."""
+GRID = "direction.png"
 
 
 @click.group()
@@ -27,7 +39,7 @@ def directions() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("directions"),
     show_default=True,
-    help="Also list the direction files in this folder.",
+    help="Also list the direction files in this folder (nothing is listed if it does not exist).",
 )
 @friendly_errors
 def list_directions(folder: Path) -> None:
@@ -70,41 +82,50 @@ def _ranges(values: tuple[int, ...]) -> str:
 
 @directions.command()
 @click.option(
-    "--method", type=click.Choice(["interfacegan", "ganspace", "sefa"]), required=True, help="How to find them."
+    "--method",
+    type=click.Choice(["interfacegan", "ganspace", "sefa"]),
+    required=True,
+    help="How to find directions: interfacegan (an SVM boundary between latents scored high and low on an "
+    "attribute), ganspace (principal components of sampled W) or sefa (eigenvectors of the first style layers' "
+    "weights, no sampling).",
 )
-@click.option("--network", "network_spec", default=None, help=NETWORK_HELP)
+@network_option
+@outdir_option(Path("directions"), "one NAME.safetensors per direction (and ganspace_preview.png)")
 @click.option(
-    "--outdir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("directions"),
-    show_default=True,
-    help="Folder for the direction files.",
+    "--name",
+    default=None,
+    help="Direction name (interfacegan, one attribute) or name prefix.  [default: the attribute, pcN or sefaN]",
 )
-@click.option("--name", default=None, help="Direction name (interfacegan) or name prefix.  [default: per method]")
-@click.option("--attribute", "attributes", multiple=True, help="interfacegan: a bundled classifier's attribute.")
+@click.option(
+    "--attribute",
+    "attributes",
+    type=click.Choice(CLASSIFIER_ATTRIBUTES),
+    multiple=True,
+    help="interfacegan: score this attribute with the bundled classifier; repeatable.  [default: none, then "
+    "--scores is needed]",
+)
 @click.option(
     "--scores",
     "scores_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="interfacegan: scores (.npy or .csv, one row per latent) of the images of --latents.",
+    help="interfacegan: scores (.npy or .csv, one row per latent) of the images of --latents.  [default: none, "
+    "then --attribute is needed]",
 )
+@latents_option(default_text="none", what="interfacegan: the Z or W latents the --scores belong to")
 @click.option(
-    "--latents",
-    "latents_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="interfacegan: the z or w latents the --scores belong to.",
-)
-@click.option(
-    "--space", type=click.Choice(["z", "w"]), default="w", show_default=True, help="interfacegan: sampling space."
+    "--space",
+    type=click.Choice(["z", "w"]),
+    default="w",
+    show_default=True,
+    help="interfacegan: the space samples are drawn and separated in.",
 )
 @click.option(
     "--extreme-fraction",
-    type=click.FloatRange(0, 0.5, min_open=True),
+    type=FiniteFloat(min=0, max=0.5, min_open=True),
     default=0.02,
     show_default=True,
-    help="interfacegan: share of samples kept at each extreme.",
+    help="interfacegan: share of samples kept at each extreme of the scores, in (0, 0.5].",
 )
 @click.option(
     "--num-samples",
@@ -123,11 +144,16 @@ def _ranges(values: tuple[int, ...]) -> str:
     "--layers",
     type=IntRanges(min_value=0),
     default=None,
-    help="ganspace: W+ layers to edit; sefa: W+ layers to factorise and edit.  [default: all]",
+    help="ganspace: W+ layers the directions edit; sefa: W+ layers to factorise and edit.  [default: all]",
 )
-@click.option("--include-torgb/--no-include-torgb", default=False, show_default=True, help="sefa: use torgb too.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed.")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, or auto.")
+@click.option(
+    "--include-torgb/--no-include-torgb",
+    default=False,
+    show_default=True,
+    help="sefa: also factorise the toRGB layers' style weights.",
+)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of the sampled latents.")
+@device_option
 @friendly_errors
 def fit(
     method: str,
@@ -147,33 +173,39 @@ def fit(
     device: str,
 ) -> None:
     """Find directions with InterFaceGAN, GANSpace or SeFa and write one file per direction."""
-    from stylegan_edit.formats.native import load_generator
-    from stylegan_edit.images import save_pil
-    from stylegan_edit.workflow.directions import components_preview, fit_direction
-
     if method != "interfacegan" and (attributes or scores_path or latents_path):
         raise click.UsageError("--attribute, --scores and --latents apply to --method interfacegan only")
     if method == "interfacegan" and bool(attributes) == bool(scores_path):
         raise click.UsageError("interfacegan needs either --attribute NAME or --scores FILE with --latents FILE")
     if scores_path is not None and latents_path is None:
         raise click.UsageError("--scores needs --latents: the latents whose images were scored")
-    generator = load_generator(network_spec, device=pick_device(device))
-    found = fit_direction(
-        generator,
-        method,
-        name=name,
-        attributes=attributes,
-        scores=scores_path,
-        latents=latents_path,
-        space=space,
-        extreme_fraction=extreme_fraction,
-        num_samples=num_samples,
-        components=components,
-        layers=layers,
-        include_torgb=include_torgb,
-        seed=seed,
-    )
-    ensure_outdir(outdir)
+    with output_folder(outdir):
+        _fit(
+            generator_spec=network_spec,
+            device=device,
+            outdir=outdir,
+            method=method,
+            name=name,
+            attributes=attributes,
+            scores=scores_path,
+            latents=latents_path,
+            space=space,
+            extreme_fraction=extreme_fraction,
+            num_samples=num_samples,
+            components=components,
+            layers=layers,
+            include_torgb=include_torgb,
+            seed=seed,
+        )
+
+
+def _fit(*, generator_spec: str | None, device: str, outdir: Path, method: str, seed: int, **options: Any) -> None:
+    from stylegan_edit.formats.native import load_generator
+    from stylegan_edit.images import save_pil
+    from stylegan_edit.workflow.directions import components_preview, fit_direction
+
+    generator = load_generator(generator_spec, device=pick_device(device))
+    found = fit_direction(generator, method, seed=seed, **options)
     for direction in found:
         direction.save(outdir / f"{direction.name}.safetensors")
         click.echo(f"wrote {outdir / (direction.name + '.safetensors')}  ({_describe(direction, direction.name)})")
@@ -184,31 +216,12 @@ def fit(
 
 @directions.command()
 @click.argument("direction_spec", metavar="NAME|FILE")
-@click.option("--network", "network_spec", default=None, help=NETWORK_HELP)
-@click.option("--seeds", type=IntRanges(min_value=0), default="0-3", show_default=True, help="Rows: seeds to edit.")
-@click.option(
-    "--strength",
-    "strengths",
-    type=Sweep(),
-    default="-3:3:7",
-    show_default=True,
-    help="Columns: strengths START:STOP:COUNT (W units).",
-)
-@click.option(
-    "--layers",
-    type=IntRanges(min_value=0),
-    default=None,
-    help="Edit only these W+ layers.  [default: the direction's layers, else all]",
-)
-@click.option(
-    "--out",
-    "out_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("out/direction.png"),
-    show_default=True,
-    help="Grid PNG to write.",
-)
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, or auto.")
+@network_option
+@seeds_option("0-3", "one row per seed")
+@strength_option(default="-3:3:7", help="Columns: the strengths START:STOP:COUNT (or one strength).")
+@layers_option
+@outdir_option(Path("out"), f"the grid, {GRID}")
+@device_option
 @friendly_errors
 def show(
     direction_spec: str,
@@ -216,7 +229,7 @@ def show(
     seeds: list[int],
     strengths: list[float],
     layers: list[int] | None,
-    out_path: Path,
+    outdir: Path,
     device: str,
 ) -> None:
     """Write a strength-sweep grid of a direction (rows: seeds, columns: strengths)."""
@@ -224,7 +237,8 @@ def show(
     from stylegan_edit.images import save_pil
     from stylegan_edit.workflow.editing import resolve_direction, sweep_grid
 
-    generator = load_generator(network_spec, device=pick_device(device))
-    direction = resolve_direction(direction_spec)  # checked against the generator by sweep_grid
-    save_pil(sweep_grid(generator, seeds, direction, strengths, layers=layers), out_path)
-    click.echo(f"wrote {out_path} ({len(seeds)} seeds x {len(strengths)} strengths of {direction.name!r})")
+    with output_folder(outdir):
+        generator = load_generator(network_spec, device=pick_device(device))
+        direction = resolve_direction(direction_spec)  # checked against the generator by sweep_grid
+        save_pil(sweep_grid(generator, seeds, direction, strengths, layers=layers), outdir / GRID)
+    click.echo(f"wrote {outdir / GRID} ({len(seeds)} seeds x {len(strengths)} strengths of {direction.name!r})")

@@ -6,45 +6,46 @@ from pathlib import Path
 
 import click
 
-from stylegan_edit.cli.common import ensure_outdir, friendly_errors, pick_device, target_options
+from stylegan_edit.cli.common import friendly_errors, output_folder, pick_device
+from stylegan_edit.cli.inputs import check_handoff_writable, photo_options
+from stylegan_edit.cli.options import device_option, encoder_option, network_option, outdir_option, progress_option
 
-ENCODER_HELP = (
-    "Encoder: psp or e4e (the one shipped for --network), or an encoder checkpoint from `train-encoder`. "
-    "e4e is trained to keep its codes editable (near W), pSp only to reconstruct; on the bundled model pSp "
-    "reconstructs 1 dB better alone, and the two alike after refinement (README)."
-)
+PERCEPTUAL_NAMES = ("auto", "lpips", "lpips-vgg", "lpips-alex", "lpips-squeeze", "disc", "classifier")
 PERCEPTUAL_HELP = (
     "Perceptual distance reported in the metrics (chosen as `project --loss` chooses it): auto (LPIPS-VGG if its "
-    "weights are cached, else the bundled classifier's or the discriminator's features), lpips, lpips-alex, "
-    "lpips-squeeze or disc."
+    "weights are cached, else the bundled classifier's features for SynthFaces models, else the discriminator's), "
+    "lpips / lpips-vgg, lpips-alex, lpips-squeeze, disc or classifier."
 )
 
 
 @click.command()
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--encoder", "encoder_spec", default="psp", show_default=True, help=ENCODER_HELP)
-@click.option("--network", "network_spec", default=None, help="Checkpoint or bundled name.  [default: synthfaces-64]")
-@target_options(Path("out/encode"))
+@photo_options
+@encoder_option
+@network_option
+@outdir_option(Path("out/encode"), "one sub-folder per image and projected.safetensors with all latents")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Images per batch.")
-@click.option("--perceptual", default="auto", show_default=True, help=PERCEPTUAL_HELP)
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, or auto.")
+@click.option(
+    "--perceptual", type=click.Choice(PERCEPTUAL_NAMES), default="auto", show_default=True, help=PERCEPTUAL_HELP
+)
+@progress_option
+@device_option
 @friendly_errors
 def encode(
     images: tuple[Path, ...],
+    align: bool | None,
+    face_index: int,
     encoder_spec: str,
     network_spec: str | None,
-    align: bool,
-    face_index: int,
     outdir: Path,
     batch_size: int,
     perceptual: str,
     progress: bool,
     device: str,
 ) -> None:
-    """Encode IMAGES into the generator's W+ with a trained encoder; write per-image latents (native and NVIDIA
-    projected_w.npz), proj.png, compare.png (target | reconstruction) and metrics, and record the latents for
-    `apply`. Refine the codes by optimisation with `project --preset encoder-lbfgs`."""
+    """Encode IMAGES into the generator's W+ with a trained encoder (pSp reconstructs best alone, e4e keeps its
+    codes closer to W and so more editable); write per-image latents (native and NVIDIA projected_w.npz),
+    proj.png, compare.png (target | reconstruction) and metrics, and record the latents for `apply`. Refine the
+    codes by optimisation with `project --preset encoder-lbfgs`."""
     from tqdm import tqdm
 
     from stylegan_edit.assets import resolve_network
@@ -52,24 +53,27 @@ def encode(
     from stylegan_edit.workflow.inversion import encode as run_encoder
     from stylegan_edit.workflow.outputs import save_inversion
 
-    with tqdm(total=len(images), unit="img", desc="encoding", disable=not progress, leave=False) as bar:
-        result = run_encoder(
-            network_spec,
-            list(images),
-            encoder=encoder_spec,
-            perceptual=perceptual,
-            align=align,
-            face_index=face_index,
-            batch_size=batch_size,
-            progress=lambda done, total: bar.update(done - bar.n),
-            device=pick_device(device),
-        )
-    ensure_outdir(outdir)
-    saved = save_inversion(result, outdir, sources=images)
-    for name, line in zip(saved.names, saved.lines, strict=True):
-        click.echo(f"{name}: {line}")
-    network = resolve_network(network_spec) if network_spec else result.network
-    record = record_latents(saved.combined, command="encode", network=network)
+    check_handoff_writable()
+    with output_folder(outdir):
+        with tqdm(total=len(images), unit="img", desc="encoding", disable=not progress, leave=False) as bar:
+            result = run_encoder(
+                network_spec,
+                list(images),
+                encoder=encoder_spec,
+                perceptual=perceptual,
+                align=align,
+                face_index=face_index,
+                batch_size=batch_size,
+                progress=lambda done, total: bar.update(done - bar.n),
+                device=pick_device(device),
+            )
+        for note in result.notes:
+            click.echo(note)
+        saved = save_inversion(result, outdir, sources=images)
+        for name, line in zip(saved.names, saved.lines, strict=True):
+            click.echo(f"{name}: {line}")
+        network = resolve_network(network_spec) if network_spec else result.network
+        record = record_latents(saved.combined, command="encode", network=network)
     milliseconds = 1000 * result.seconds / len(result.latents)
     click.echo(f"encoded {len(result.latents)} images with {result.encoder_arch} in {milliseconds:.1f} ms each")
     click.echo(f"latents: {saved.combined} (recorded in {record} for `stylegan-edit apply`)")

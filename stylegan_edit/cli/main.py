@@ -28,7 +28,21 @@ from stylegan_edit.cli.train_encoder import train_encoder
 @click.version_option(__version__, prog_name="stylegan-edit")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details.")
 def cli(verbose: bool) -> None:
-    """StyleGAN2 inversion and latent editing: generate, project, encode, edit, blend."""
+    """StyleGAN2 inversion and latent editing: generate, project, encode, edit, blend.
+
+    \b
+    Terms used in the commands' help:
+      Z           the generator's random input (512 numbers per image, drawn from a seed)
+      W           the mapping network's output: one style code per image; edits move it
+      W+          one W code per synthesis layer: photos fit better, edits drift more
+      truncation  psi pulls each W towards the average W (1: unchanged, 0: the average face)
+      L-BFGS      a quasi-Newton optimiser: it fits in fewer steps than Adam
+      LPIPS       a learnt perceptual distance between two images (0: alike)
+      PSNR        peak signal-to-noise ratio of a reconstruction in dB (higher: closer)
+
+    Every command checks its inputs before it loads a model, creates its output folder before the work and
+    removes it again when it fails or is interrupted (Ctrl-C: exit status 130).
+    """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
 
 

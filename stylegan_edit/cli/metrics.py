@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from stylegan_edit.cli.common import friendly_errors, pick_device
-from stylegan_edit.cli.metrics_common import common_options, network_option, write_json
+from stylegan_edit.cli.metrics_common import check_json, common_options, network_option, write_json
 from stylegan_edit.cli.metrics_edits import edit_fidelity, ppl
+from stylegan_edit.cli.options import classifier_option, progress_option, trunc_option
 
 
 @click.group()
@@ -19,7 +20,13 @@ def metrics() -> None:
 
 @metrics.command()
 @network_option
-@click.option("--num", type=click.IntRange(min=2), default=5000, show_default=True, help="Images per set.")
+@click.option(
+    "--num",
+    type=click.IntRange(min=2),
+    default=5000,
+    show_default=True,
+    help="Images per set (generated, real, and the second real set of the baseline).",
+)
 @click.option(
     "--real",
     "real_spec",
@@ -27,7 +34,7 @@ def metrics() -> None:
     help="Real images: synthfaces:photo, synthfaces:toon (fresh renders) or a folder of images.  [default: the "
     "SynthFaces style the network records as its training data, else synthfaces:photo]",
 )
-@click.option("--truncation-psi", type=float, default=1.0, show_default=True, help="Truncation of the samples.")
+@trunc_option
 @common_options
 @friendly_errors
 def fid(
@@ -47,6 +54,7 @@ def fid(
     from stylegan_edit.metrics.fid import FEATURE_SPACE
     from stylegan_edit.workflow.evaluation import fid as measure
 
+    check_json(json_path)
     report = measure(
         network_spec,
         num=num,
@@ -79,9 +87,15 @@ def fid(
 @metrics.command()
 @network_option
 @click.option(
-    "--space", type=click.Choice(["z", "w", "both"]), default="both", show_default=True, help="Latent space(s)."
+    "--space",
+    type=click.Choice(["z", "w", "both"]),
+    default="both",
+    show_default=True,
+    help="Latent space(s) to measure: z, w or both.",
 )
-@click.option("--num", type=click.IntRange(min=4), default=10_000, show_default=True, help="Samples.")
+@click.option(
+    "--num", type=click.IntRange(min=4), default=10_000, show_default=True, help="Latents to sample and classify."
+)
 @common_options
 @friendly_errors
 def separability(
@@ -100,6 +114,7 @@ def separability(
     from stylegan_edit.data.factors import ATTRIBUTES
     from stylegan_edit.workflow.evaluation import separability as measure
 
+    check_json(json_path)
     if progress:
         click.echo(f"sampling and classifying {num} images ...", err=True)
     spaces = ["z", "w"] if space == "both" else [space]
@@ -128,16 +143,11 @@ def separability(
     type=click.IntRange(min=0),
     default=10_000_000,
     show_default=True,
-    help="Seed of the first face (training used seeds below 2 x its --num).",
+    help="Seed of the first face; `train-classifier` trains on seeds below 2 x its --num, so the default "
+    "measures on faces it never saw.",
 )
-@click.option(
-    "--classifier",
-    "classifier_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Attribute classifier file.  [default: the bundled one]",
-)
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars.")
+@classifier_option
+@progress_option
 @friendly_errors
 def classifier_accuracy(num: int, seed_offset: int, classifier_path: Path | None, progress: bool) -> None:
     """Accuracy of the attribute classifier on fresh SynthFaces renders of both styles."""

@@ -8,37 +8,53 @@ from typing import Any
 
 import click
 
-NETWORK_HELP = "Checkpoint (any supported format) or bundled name.  [default: synthfaces-64]"
+from stylegan_edit.cli.common import check_writable
+from stylegan_edit.cli.options import classifier_option, device_option, network_option, progress_option
 
-
-def network_option(func: Any) -> Any:
-    return click.option("--network", "network_spec", default=None, help=NETWORK_HELP)(func)
+__all__ = ["check_json", "common_options", "network_option", "write_json"]
 
 
 def common_options(func: Any) -> Any:
     options = [
+        classifier_option,
         click.option(
-            "--classifier",
-            "classifier_path",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            help="Attribute classifier file.  [default: the bundled one]",
+            "--seed",
+            type=click.IntRange(min=0),
+            default=0,
+            show_default=True,
+            help="Seed of the sampled latents (and of fresh real renders).",
         ),
-        click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Sampling seed."),
-        click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True, help="Batch size."),
+        click.option(
+            "--batch-size",
+            type=click.IntRange(min=1),
+            default=64,
+            show_default=True,
+            help="Images per forward pass (memory, not results).",
+        ),
         click.option(
             "--json",
             "json_path",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
-            help="Also write the results to this JSON file.",
+            help="Also write the results to this JSON file (its folder must exist; an existing file is "
+            "overwritten).  [default: print only]",
         ),
-        click.option("--progress/--no-progress", default=True, show_default=True, help="Show progress bars."),
-        click.option("--device", default="auto", show_default=True, help="cpu, cuda, or auto."),
+        progress_option,
+        device_option,
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def check_json(path: Path | None) -> None:
+    """Before the work: fail with one line unless the `--json` file can be written."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise click.UsageError(f"--json: folder {folder} does not exist")
+    check_writable(folder)
 
 
 def write_json(path: Path | None, document: dict[str, Any]) -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from stylegan_edit.cli.common import Sweep, friendly_errors, pick_device
-from stylegan_edit.cli.metrics_common import common_options, network_option, write_json
+from stylegan_edit.cli.common import friendly_errors, pick_device
+from stylegan_edit.cli.metrics_common import check_json, common_options, network_option, write_json
+from stylegan_edit.cli.options import FiniteFloat, strength_option
 
 
 @click.command(name="edit-fidelity")
@@ -16,23 +17,21 @@ from stylegan_edit.cli.metrics_common import common_options, network_option, wri
     "--directions",
     "direction_specs",
     multiple=True,
+    metavar="NAME|FILE",
     help="Direction names or files (repeatable).  [default: every bundled direction]",
 )
 @click.option(
     "--condition",
     "conditions",
     multiple=True,
-    help="InterFaceGAN directions to project out for the conditional rows.  [default: all other InterFaceGAN ones]",
+    metavar="NAME|FILE",
+    help="InterFaceGAN directions to project out for the conditional rows (repeatable).  [default: all other "
+    "InterFaceGAN ones]",
 )
-@click.option("--num", type=click.IntRange(min=1), default=200, show_default=True, help="Faces to edit.")
 @click.option(
-    "--strength",
-    "strengths",
-    type=Sweep(),
-    default="-2:2:3",
-    show_default=True,
-    help="Strengths START:STOP:COUNT; slopes are fitted over them.",
+    "--num", type=click.IntRange(min=1), default=200, show_default=True, help="Sampled faces to edit and classify."
 )
+@strength_option(default="-2:2:3", help="Strengths START:STOP:COUNT the slopes are fitted over.")
 @common_options
 @friendly_errors
 def edit_fidelity(
@@ -53,6 +52,7 @@ def edit_fidelity(
     conditional; GANSpace/SeFa components are matched to the attribute they move most."""
     from stylegan_edit.workflow.edit_evaluation import edit_fidelity as measure
 
+    check_json(json_path)
     report = measure(
         network_spec,
         directions=direction_specs,
@@ -80,12 +80,28 @@ def edit_fidelity(
 
 @click.command()
 @network_option
-@click.option("--space", type=click.Choice(["z", "w"]), default="w", show_default=True, help="Interpolation space.")
+@click.option(
+    "--space",
+    type=click.Choice(["z", "w"]),
+    default="w",
+    show_default=True,
+    help="Space the paths are interpolated in: z (slerp) or w (lerp).",
+)
 @click.option("--num", type=click.IntRange(min=2), default=1000, show_default=True, help="Paths to sample.")
 @click.option(
-    "--sampling", type=click.Choice(["full", "end"]), default="full", show_default=True, help="t in [0,1] or t=0."
+    "--sampling",
+    type=click.Choice(["full", "end"]),
+    default="full",
+    show_default=True,
+    help="Where on each path to measure: full (t anywhere in [0, 1]) or end (t = 0, at the endpoints).",
 )
-@click.option("--epsilon", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True, help="Step.")
+@click.option(
+    "--epsilon",
+    type=FiniteFloat(min=0, min_open=True),
+    default=1e-4,
+    show_default=True,
+    help="Step along the path between the two images compared (the distance is divided by its square).",
+)
 @common_options
 @friendly_errors
 def ppl(
@@ -105,6 +121,7 @@ def ppl(
     (never downloaded), else the attribute classifier's feature-map distance; the output says which."""
     from stylegan_edit.workflow.edit_evaluation import ppl as measure
 
+    check_json(json_path)
     report = measure(
         network_spec,
         space=space,

@@ -2,13 +2,11 @@
 mean the same thing in several commands, declared once with one name, one default and one help text.
 
 `INPUT_TYPES` lists the types an option may have; the contract test refuses an option declared with anything else
-and feeds each type's `BAD_VALUES` to every option of that type.
+and feeds each option the values `bad_values` derives from its type (`BAD_VALUES` plus the ends of its range).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,66 +14,41 @@ from typing import Any, TypeVar
 import click
 
 from stylegan_edit.cli.common import IntRanges, Sweep
+from stylegan_edit.cli.values import (
+    STRENGTH_SENSIBLE,
+    Device,
+    FiniteFloat,
+    PowerOfTwo,
+    ResolutionAlphas,
+    Strengths,
+)
+
+__all__ = [
+    "BAD_VALUES",
+    "INPUT_TYPES",
+    "NETWORK_HELP",
+    "STRENGTH_SENSIBLE",
+    "Device",
+    "FiniteFloat",
+    "PowerOfTwo",
+    "ResolutionAlphas",
+    "Strengths",
+    "bad_values",
+    "classifier_option",
+    "device_option",
+    "encoder_option",
+    "latents_option",
+    "layers_option",
+    "network_option",
+    "noise_mode_option",
+    "outdir_option",
+    "progress_option",
+    "seeds_option",
+    "strength_option",
+    "trunc_option",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-
-
-class FiniteFloat(click.ParamType):
-    """A finite number (nan and inf refused), optionally within `[min, max]`; outside `sensible` a warning line."""
-
-    name = "number"
-
-    def __init__(
-        self,
-        *,
-        min: float | None = None,
-        max: float | None = None,
-        min_open: bool = False,
-        max_open: bool = False,
-        sensible: tuple[float, float] | None = None,
-    ) -> None:
-        self.min, self.max, self.min_open, self.max_open, self.sensible = min, max, min_open, max_open, sensible
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        low_bad = self.min is not None and (number < self.min or (self.min_open and number == self.min))
-        high_bad = self.max is not None and (number > self.max or (self.max_open and number == self.max))
-        if low_bad or high_bad:
-            self.fail(f"{number:g} is not in {self._range()}", param, ctx)
-        if self.sensible is not None and not self.sensible[0] <= number <= self.sensible[1]:
-            name = param.get_error_hint(ctx) if param is not None and ctx is not None else "value"
-            lo, hi = self.sensible
-            click.echo(f"warning: {name} {number:g} is outside the usual range [{lo:g}, {hi:g}]", err=True)
-        return number
-
-    def _range(self) -> str:
-        low = "-inf" if self.min is None else f"{self.min:g}"
-        high = "inf" if self.max is None else f"{self.max:g}"
-        opening = "(" if self.min_open or self.min is None else "["
-        closing = ")" if self.max_open or self.max is None else "]"
-        return f"{opening}{low}, {high}{closing}"
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "NUMBER"
-
-
-class Device(click.ParamType):
-    """`auto` (CUDA when available), `cpu`, `cuda`, `cuda:N` or `mps`."""
-
-    name = "device"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        text = str(value).strip().lower()
-        if not DEVICE_PATTERN.fullmatch(text):
-            self.fail(f"{value!r} is not a device (use auto, cpu, cuda, cuda:N or mps)", param, ctx)
-        return text
 
 
 def device_option(func: F) -> F:
@@ -88,15 +61,25 @@ def device_option(func: F) -> F:
     )(func)
 
 
-def network_option(func: F) -> F:
-    return click.option(
-        "--network",
-        "network_spec",
-        default=None,
-        metavar="NAME|PATH",
-        help="Generator: a bundled name (synthfaces-64, synthfaces-toon-64) or a checkpoint (.safetensors, NVIDIA "
-        ".pkl, rosinality .pt).  [default: synthfaces-64]",
-    )(func)
+NETWORK_HELP = (
+    "Generator: a bundled name (synthfaces-64, synthfaces-toon-64) or a checkpoint file (native .safetensors, "
+    "NVIDIA .pkl, rosinality .pt)."
+)
+
+
+def network_option(func: F | None = None, *, default_text: str = "synthfaces-64") -> Any:
+    """`--network NAME|PATH`; `@network_option` or `@network_option(default_text=...)` where the default differs."""
+
+    def decorate(target: F) -> F:
+        return click.option(
+            "--network",
+            "network_spec",
+            default=None,
+            metavar="NAME|PATH",
+            help=f"{NETWORK_HELP}  [default: {default_text}]",
+        )(target)
+
+    return decorate(func) if func is not None else decorate
 
 
 def progress_option(func: F) -> F:
@@ -117,29 +100,131 @@ def encoder_option(func: F) -> F:
 
 
 def outdir_option(default: Path, what: str) -> Callable[[F], F]:
-    """`--outdir DIR`, the one name for where a command writes its files."""
+    """`--outdir DIR`, the one name for where a command writes its files (`what`: the files it writes)."""
     return click.option(
         "--outdir",
         type=click.Path(file_okay=False, path_type=Path),
         default=default,
         show_default=True,
-        help=f"Output folder ({what}); created if missing, files of the same name in it are overwritten.",
+        help=f"Output folder for {what}; created if missing (removed again if the command fails or is "
+        "interrupted); existing files of the same name in it are overwritten.",
     )
 
 
-# Every type an option may be declared with (the contract test refuses others), with values it must refuse.
+def seeds_option(default: str, what: str = "one image per seed") -> Callable[[F], F]:
+    """`--seeds 0-7,12`: seeds as NVIDIA's generate.py reads them."""
+    return click.option(
+        "--seeds",
+        type=IntRanges(min_value=0),
+        default=default,
+        show_default=True,
+        help=f"Seeds of the random latents ({what}): numbers and inclusive ranges, e.g. 0-7,12; seed s draws the "
+        "same Z as NVIDIA's generate.py.",
+    )
+
+
+def layers_option(func: F) -> F:
+    return click.option(
+        "--layers",
+        type=IntRanges(min_value=0),
+        default=None,
+        help="Edit only these W+ layers (0 is the coarsest), e.g. 0-5.  [default: the direction's own layers, "
+        "else all]",
+    )(func)
+
+
+def latents_option(*, default_text: str, what: str = "the latents to edit") -> Callable[[F], F]:
+    """`--latents FILE`: an existing latents file (.safetensors or NVIDIA projected_w.npz)."""
+    return click.option(
+        "--latents",
+        "latents_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help=f"Latents file ({what}): .safetensors from this toolkit or NVIDIA's projected_w.npz.  "
+        f"[default: {default_text}]",
+    )
+
+
+def trunc_option(func: F) -> F:
+    return click.option(
+        "--trunc",
+        "truncation_psi",
+        type=FiniteFloat(min=-1, max=2),
+        default=1.0,
+        show_default=True,
+        help="Truncation psi: pull each W towards the mean W (1: none, 0: the mean face, negative: past it); "
+        "values outside [-1, 2] are refused.",
+    )(func)
+
+
+def strength_option(*, default: str | None, help: str) -> Callable[[F], F]:
+    """`--strength S` or a sweep `START:STOP:COUNT`; beyond `STRENGTH_SENSIBLE` a warning line."""
+    lo, hi = STRENGTH_SENSIBLE
+    return click.option(
+        "--strength",
+        "strengths",
+        type=Strengths(),
+        required=default is None,
+        default=default,
+        show_default=default is not None,
+        help=f"{help} Strengths are in W units along the unit direction; beyond [{lo:g}, {hi:g}] a warning is "
+        "printed (the image leaves what the generator learnt); nan and inf are refused.",
+    )
+
+
+def noise_mode_option(func: F) -> F:
+    return click.option(
+        "--noise-mode",
+        type=click.Choice(["const", "random", "none"]),
+        default="const",
+        show_default=True,
+        help="Noise inputs when rendering: const (the network's fixed noise, reproducible), random (fresh each "
+        "run) or none (zero).",
+    )(func)
+
+
+def classifier_option(func: F) -> F:
+    return click.option(
+        "--classifier",
+        "classifier_path",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=None,
+        help="Attribute classifier file (from `train-classifier`).  [default: the bundled one]",
+    )(func)
+
+
+# Every type an option may be declared with (the contract test refuses others, by exact class), with values it
+# must refuse; `bad_values` adds the values just outside an option's own range.
 BAD_VALUES: dict[type[click.ParamType], tuple[str, ...]] = {
     FiniteFloat: ("nan", "inf", "-inf", "abc"),
     Sweep: ("nan", "1:inf:3", "abc", "1:2:1"),
+    Strengths: ("nan", "inf", "-inf", "1:inf:3", "abc", "1:2:1"),
     IntRanges: ("a-b", "3-1", "1.5"),
     Device: ("gpu7", "cuda:x"),
+    PowerOfTwo: ("abc", "33", "1.5"),
+    ResolutionAlphas: ("abc", "33=0.5", "16=nan", "16=1e999"),
     click.types.IntRange: ("abc", "1.5"),
-    click.types.IntParamType: ("abc", "1.5"),
     click.Choice: ("no-such-choice",),
 }
-INPUT_TYPES = (
+INPUT_TYPES: tuple[type[click.ParamType], ...] = (
     *BAD_VALUES,
     click.types.BoolParamType,
     click.Path,
     click.types.StringParamType,
 )
+
+
+def bad_values(param_type: click.ParamType) -> tuple[str, ...]:
+    """The values an option of `param_type` must refuse: its kind's `BAD_VALUES` and the ends of its range."""
+    values = list(BAD_VALUES.get(type(param_type), ()))
+    if isinstance(param_type, (FiniteFloat, click.types.IntRange)):
+        step = 1 if isinstance(param_type, click.types.IntRange) else 0.5
+        if param_type.min is not None:
+            values.append(str(param_type.min if param_type.min_open else param_type.min - step))
+        if param_type.max is not None:
+            values.append(str(param_type.max if param_type.max_open else param_type.max + step))
+    if isinstance(param_type, IntRanges) and param_type.min_value is not None:
+        values.append(str(param_type.min_value - 1))
+    if isinstance(param_type, PowerOfTwo):
+        values += [str(param_type.min // 2), str(param_type.max * 2)]
+    return tuple(values)

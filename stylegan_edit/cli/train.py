@@ -1,7 +1,7 @@
 """`stylegan-edit train`: train or fine-tune a StyleGAN2 (config e) on an image folder or SynthFaces.
 
 Data-parallel on several processes with torchrun, e.g.
-`torchrun --nproc_per_node 2 -m stylegan_edit.cli.train --data faces/ --run-dir runs/a`.
+`torchrun --nproc_per_node 2 -m stylegan_edit.cli.train --data faces/ --outdir runs/a`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 import click
 from click.core import ParameterSource
 
-from stylegan_edit.cli.common import friendly_errors, pick_device
+from stylegan_edit.cli.common import Interrupted, friendly_errors, pick_device
+from stylegan_edit.cli.options import FiniteFloat, device_option, progress_option
 
 DEFAULT_SYNTHFACES_NUM = 50_000  # training.data.DEFAULT_SYNTHFACES_NUM
 CONFIGS = ("synthfaces-64", "tiny")  # stylegan_edit.training.options.PRESETS, without importing torch
@@ -26,30 +27,50 @@ OPTION_FIELDS: tuple[str, ...] = ("seed", "xflip", "total_kimg", "mbstd_group_si
 OPTION_FIELDS += ("grid_kimg", "snapshot_kimg", "state_kimg")
 
 
+def run_dir_option(what: str) -> Any:
+    """`--outdir DIR`: the new run's folder; kept when the run is interrupted."""
+    return click.option(
+        "--outdir",
+        "run_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"New folder for {what}; checked before training starts, kept when training is interrupted (continue "
+        "it with --resume DIR).  [default: none; a new run needs it]",
+    )
+
+
+def workers_option(func: Any) -> Any:
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Data loading processes (0: load in the training process).",
+    )(func)
+
+
 @click.command()
 @click.option(
     "--data",
     "data_spec",
     default=None,
-    help="Training images: a folder (searched recursively), synthfaces:photo or synthfaces:toon.",
+    metavar="FOLDER|synthfaces:STYLE",
+    help="Training images: a folder (searched recursively), synthfaces:photo or synthfaces:toon (rendered "
+    "SynthFaces).  [default: none; a new run needs it, a resumed one reads the data it recorded]",
 )
-@click.option(
-    "--run-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="New folder for sample grids, network snapshots and the resumable state.",
-)
+@run_dir_option("sample grids, network snapshots and the resumable state")
 @click.option(
     "--config",
     "config_name",
     type=click.Choice(CONFIGS),
     default="synthfaces-64",
     show_default=True,
-    help="Network and hyperparameter preset (tiny is for tests).",
+    help="Network and hyperparameter preset: synthfaces-64 (the bundled models' recipe) or tiny (a few seconds, "
+    "for tests).",
 )
 @click.option(
     "--kimg",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     help="Train until this many thousand images.  [default: the config's]",
 )
@@ -60,10 +81,13 @@ OPTION_FIELDS += ("grid_kimg", "snapshot_kimg", "state_kimg")
     help="Images per step, over all processes.  [default: the config's]",
 )
 @click.option(
-    "--gamma", type=click.FloatRange(min=0), default=None, help="R1 regularisation weight.  [default: the config's]"
+    "--gamma",
+    type=FiniteFloat(min=0),
+    default=None,
+    help="R1 regularisation weight (penalises the discriminator's gradient on real images).  [default: the config's]",
 )
 @click.option(
-    "--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Adam learning rate.  [default: 0.002]"
+    "--lr", type=FiniteFloat(min=0, min_open=True), default=None, help="Adam learning rate.  [default: 0.002]"
 )
 @click.option(
     "--mbstd-group",
@@ -74,54 +98,60 @@ OPTION_FIELDS += ("grid_kimg", "snapshot_kimg", "state_kimg")
 )
 @click.option(
     "--ema-kimg",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     help="Half-life of the generator EMA in thousands of images (stylegan2-ada: batch * 10 / 32); longer averages "
     "over a generator that oscillates.  [default: the config's]",
 )
-@click.option("--mirror/--no-mirror", default=False, show_default=True, help="Random horizontal flips of the reals.")
+@click.option(
+    "--mirror/--no-mirror", default=False, show_default=True, help="Random horizontal flips of the real images."
+)
 @click.option(
     "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of weights, data order and noise."
 )
 @click.option(
     "--grid-kimg",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     help="Sample grid interval (0: at the end only).  [default: the config's]",
 )
 @click.option(
     "--snapshot-kimg",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
-    help="Network snapshot interval.  [default: the config's]",
+    help="Network snapshot interval in thousands of images (0: at the end only).  [default: the config's]",
 )
 @click.option(
     "--state-kimg",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
-    help="Resumable state interval.  [default: the config's]",
+    help="Resumable state interval in thousands of images (0: at the end only).  [default: the config's]",
 )
 @click.option(
-    "--resume-from", default=None, help="Fine-tune from a checkpoint (any supported format, or a bundled name)."
+    "--resume-from",
+    default=None,
+    metavar="NAME|PATH",
+    help="Fine-tune from a checkpoint (any supported format) or a bundled name, in a new --outdir.  [default: "
+    "fresh weights]",
 )
 @click.option(
     "--resume",
     "resume_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Continue the run in this folder from its saved state (only --kimg, intervals, --data, --batch, --lr, "
-    "--gamma, --mbstd-group, --ema-kimg, --device may change).",
+    "--gamma, --mbstd-group, --ema-kimg, --device may change).  [default: start a new run]",
 )
 @click.option(
     "--synthfaces-num",
     type=click.IntRange(min=1),
     default=DEFAULT_SYNTHFACES_NUM,
     show_default=True,
-    help="Faces in a synthfaces: dataset.",
+    help="Faces in a synthfaces: dataset (rendered once and cached).",
 )
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loading processes.")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, or auto.")
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@workers_option
+@device_option
+@progress_option
 @click.pass_context
 @friendly_errors
 def train(ctx: click.Context, **kwargs: Any) -> None:
@@ -133,7 +163,7 @@ def train(ctx: click.Context, **kwargs: Any) -> None:
     if resume:
         refuse_resume_changes(ctx, given, WORKFLOW_NAMES, GAN_RESUME_CHANGEABLE)
     elif kwargs["data_spec"] is None or kwargs["run_dir"] is None:
-        raise click.UsageError("a new run needs --data and --run-dir (or continue one with --resume RUN_DIR)")
+        raise click.UsageError("a new run needs --data and --outdir (or continue one with --resume DIR)")
     options = {} if resume else {"seed": kwargs["seed"], "xflip": kwargs["mirror"]}
     options |= {name: value for name, value in given.items() if name in OPTION_FIELDS}
     run_with_bar(
@@ -211,7 +241,7 @@ def run_with_bar(kind: str, device: str, progress: bool, **arguments: Any) -> No
                     show(step)
             echo(show.finished(run))
     except KeyboardInterrupt:
-        raise click.ClickException("interrupted; continue from the last saved state with --resume RUN_DIR") from None
+        raise Interrupted("interrupted; continue from the last saved state with --resume DIR") from None
 
 
 class _GanBar:

@@ -1,7 +1,7 @@
 """`stylegan-edit train-encoder`: train a pSp or e4e encoder for a generator, with resumable state.
 
 Data-parallel on several processes with torchrun, e.g.
-`torchrun --nproc_per_node 2 -m stylegan_edit.cli.train_encoder --arch e4e --run-dir runs/e4e`.
+`torchrun --nproc_per_node 2 -m stylegan_edit.cli.train_encoder --arch e4e --outdir runs/e4e`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 import click
 
 from stylegan_edit.cli.common import friendly_errors
-from stylegan_edit.cli.train import DEFAULT_SYNTHFACES_NUM
+from stylegan_edit.cli.options import FiniteFloat, device_option, network_option, progress_option
+from stylegan_edit.cli.train import DEFAULT_SYNTHFACES_NUM, run_dir_option, workers_option
 
 # The workflow's name of each option (`open_encoder_run`'s arguments and `EncoderTrainingOptions` fields).
 WORKFLOW_NAMES = {"data_spec": "data", "network_spec": "network", "resume_from": "fine_tune", "run_dir": "run_dir"}
@@ -33,53 +34,54 @@ WORKFLOW_NAMES |= {name: name for name in (*SCHEDULING[1:], *TRAINING)}
 
 
 @click.command("train-encoder")
-@click.option("--arch", type=click.Choice(["psp", "e4e"]), default=None, help="Encoder kind (needed for a new run).")
 @click.option(
-    "--network",
-    "network_spec",
+    "--arch",
+    type=click.Choice(["psp", "e4e"]),
     default=None,
-    help="Generator checkpoint or bundled name.  [default: synthfaces-64; a resumed run: the one it recorded]",
+    help="Encoder kind: psp (codes anywhere in W+, best reconstruction) or e4e (codes kept near W, better "
+    "edits).  [default: none; a new run needs it, a fine-tune takes the encoder's]",
 )
+@network_option(default_text="synthfaces-64; a resumed run: the one it recorded")
 @click.option(
     "--data",
     "data_spec",
     default=None,
+    metavar="FOLDER|synthfaces:STYLE",
     help="Real training images: a folder (searched recursively), synthfaces:photo or synthfaces:toon.  "
     "[default: synthfaces:photo; a resumed run: the data it recorded]",
 )
 @click.option(
     "--synthetic-fraction",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloat(min=0, max=1),
     default=0.5,
     show_default=True,
     help="Share of each batch rendered by the generator from known codes (these also get a latent loss).",
 )
-@click.option(
-    "--run-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="New folder for validation grids, encoder snapshots and the resumable state.",
-)
+@run_dir_option("validation grids, encoder snapshots and the resumable state")
 @click.option(
     "--resume",
     "resume_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Continue the run in this folder (only --steps, intervals, --data, --network, --device may change).",
+    help="Continue the run in this folder (only --steps, intervals, --data, --network, --device may change).  "
+    "[default: start a new run]",
 )
 @click.option(
     "--resume-from",
     default=None,
-    help="Fine-tune an encoder (a file such as a run's snapshot, or a bundled name: psp, e4e) in a new --run-dir: "
+    metavar="psp|e4e|PATH",
+    help="Fine-tune an encoder (a file such as a run's snapshot, or a bundled name: psp, e4e) in a new --outdir: "
     "its weights, training options and step count go on, options given here override its options; the "
     "optimiser and e4e's latent discriminator start fresh. An encoder of another --network of the same shape "
-    "is retargeted: it takes this network's mean W.",
+    "is retargeted: it takes this network's mean W.  [default: fresh weights]",
 )
 @click.option("--steps", type=click.IntRange(min=1), default=20000, show_default=True, help="Train until this step.")
 @click.option(
-    "--batch", type=click.IntRange(min=1), default=8, show_default=True, help="Images per step, all processes."
+    "--batch", type=click.IntRange(min=1), default=8, show_default=True, help="Images per step, over all processes."
 )
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-4, show_default=True, help="Adam lr.")
+@click.option(
+    "--lr", type=FiniteFloat(min=0, min_open=True), default=1e-4, show_default=True, help="Adam learning rate."
+)
 @click.option(
     "--perceptual",
     default="auto",
@@ -95,7 +97,11 @@ WORKFLOW_NAMES |= {name: name for name in (*SCHEDULING[1:], *TRAINING)}
     help="random: a fresh IR-SE backbone; classifier: the bundled attribute classifier's stages and weights.",
 )
 @click.option(
-    "--progressive-start", type=click.IntRange(min=0), default=2000, show_default=True, help="e4e: first offset step."
+    "--progressive-start",
+    type=click.IntRange(min=0),
+    default=2000,
+    show_default=True,
+    help="e4e: the step at which the first per-layer offset (W+ away from one W) is enabled.",
 )
 @click.option(
     "--progressive-every",
@@ -105,43 +111,61 @@ WORKFLOW_NAMES |= {name: name for name in (*SCHEDULING[1:], *TRAINING)}
     help="e4e: steps between enabling offsets.",
 )
 @click.option(
-    "--val-every", type=click.IntRange(min=0), default=500, show_default=True, help="Validation grid interval."
+    "--val-every",
+    type=click.IntRange(min=0),
+    default=500,
+    show_default=True,
+    help="Steps between validation grids and PSNR (0: at the end only).",
 )
 @click.option(
-    "--snapshot-every", type=click.IntRange(min=0), default=2000, show_default=True, help="Snapshot interval."
+    "--snapshot-every",
+    type=click.IntRange(min=0),
+    default=2000,
+    show_default=True,
+    help="Steps between encoder snapshots (0: at the end only).",
 )
 @click.option(
-    "--state-every", type=click.IntRange(min=0), default=500, show_default=True, help="Resumable state interval."
+    "--state-every",
+    type=click.IntRange(min=0),
+    default=500,
+    show_default=True,
+    help="Steps between resumable states (0: at the end only).",
 )
 @click.option(
     "--w-norm-weight",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     help="pSp: weight of the codes' distance from the mean W.  [default: from the arch's table]",
 )
 @click.option(
     "--delta-weight",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     help="e4e: weight of the per-layer offset norms (keeps codes near W).  [default: from the arch's table]",
 )
 @click.option(
     "--adv-weight",
-    type=click.FloatRange(min=0),
+    type=FiniteFloat(min=0),
     default=None,
     help="e4e: weight of the latent adversarial loss.  [default: from the arch's table]",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seed of weights, data, codes.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the initial weights, the data order and the sampled codes.",
+)
 @click.option(
     "--synthfaces-num",
     type=click.IntRange(min=1),
     default=DEFAULT_SYNTHFACES_NUM,
     show_default=True,
-    help="Faces in synthfaces: data.",
+    help="Faces in synthfaces: data (rendered once and cached).",
 )
-@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True, help="Data loading processes.")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, or auto.")
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar.")
+@workers_option
+@device_option
+@progress_option
 @click.pass_context
 @friendly_errors
 def train_encoder(ctx: click.Context, **kwargs: Any) -> None:
@@ -154,7 +178,7 @@ def train_encoder(ctx: click.Context, **kwargs: Any) -> None:
     if resume:
         refuse_resume_changes(ctx, given, WORKFLOW_NAMES, ENCODER_RESUME_CHANGEABLE)
     elif kwargs["run_dir"] is None or (kwargs["arch"] is None and kwargs["resume_from"] is None):
-        raise click.UsageError("a new run needs --arch and --run-dir (or continue one with --resume RUN_DIR)")
+        raise click.UsageError("a new run needs --arch and --outdir (or continue one with --resume DIR)")
     # A new run schedules itself by these options' values; a fine-tune keeps the encoder's options unless given.
     changes = {} if resume else {name: kwargs[name] for name in SCHEDULING[1:]} | {"total_steps": kwargs["steps"]}
     changes |= {name: value for name, value in given.items() if name in (*SCHEDULING, *TRAINING)}

@@ -8,6 +8,7 @@ image over its reconstruction), `encoder-{step:07d}.safetensors` (native encoder
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +21,12 @@ from stylegan_edit.encoders.trainer import ENCODER_STATE_FORMAT, EncoderStepStat
 from stylegan_edit.files import atomic_path
 from stylegan_edit.images import make_grid, save_pil, to_pil
 from stylegan_edit.perceptual.reconstruction import psnr
-from stylegan_edit.training.state import save_state
+from stylegan_edit.training.state import remove_stale_temporaries, save_state
 
 OPTIONS_FILE = "encoder_training_options.json"
 GRID_COLUMNS = 8
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,12 +68,15 @@ def run_encoder_training(
     validation: fixed images `[N, 3, R, R]` in [-1, 1] whose reconstructions the grids show. A fresh run first
     writes the options and `val-init.png`; the end of training always writes a grid, a snapshot and the state.
     `metadata` (data source, network) goes into snapshots and states. Only rank 0 writes; every rank steps.
+    Temporary files that a killed run left in `run_dir` are deleted first.
     """
     run_dir = Path(run_dir)
     opts = trainer.options
     main = trainer.distributed.is_main
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        for path in remove_stale_temporaries(run_dir):
+            logger.info("removed %s, left by an interrupted write", path.name)
         with atomic_path(run_dir / OPTIONS_FILE) as tmp:
             tmp.write_text(opts.to_json() + "\n")
         if trainer.step_index == 0:

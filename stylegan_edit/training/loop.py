@@ -7,6 +7,7 @@ Run folder: `training_options.json`, `reals.png`, `fakes-init.png`, `fakes{kimg:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +17,14 @@ import torch
 from stylegan_edit.files import atomic_path
 from stylegan_edit.formats.native import save_network
 from stylegan_edit.images import make_grid, save_pil, to_pil
-from stylegan_edit.training.state import save_state
+from stylegan_edit.training.state import remove_stale_temporaries, save_state
 from stylegan_edit.training.trainer import StepStats, Trainer
 
 GRID_COLUMNS = 8
 GRID_ROWS = 8
 OPTIONS_FILE = "training_options.json"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ def run_training(
 
     A fresh run first writes the options, the reals and the initial fakes; the end of training always writes a
     grid, a snapshot and the state. `metadata` (e.g. the data source) goes into snapshots and states. In a
-    data-parallel run only rank 0 writes, and every rank steps.
+    data-parallel run only rank 0 writes, and every rank steps. Temporary files that a killed run left in
+    `run_dir` are deleted first.
     """
     run_dir = Path(run_dir)
     opts = trainer.options
@@ -88,6 +92,8 @@ def run_training(
     total_nimg = round(opts.total_kimg * 1000)
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        for path in remove_stale_temporaries(run_dir):
+            logger.info("removed %s, left by an interrupted write", path.name)
         write_options(trainer, run_dir)
         if trainer.step_index == 0:
             write_reals(trainer, run_dir / "reals.png")

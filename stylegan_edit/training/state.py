@@ -1,14 +1,16 @@
 """Resumable training state: `state.pt` plus the previous good `state-prev.pt` in the run folder.
 
 Files hold plain tensors, numbers, strings, lists and dicts only (`torch.load(weights_only=True)` reads them, and
-nothing in them runs code). A new state is written to a temporary file first; only then does the old `state.pt`
-become `state-prev.pt` and the new file take its name, so a crash at any moment leaves a good state behind.
+nothing in them runs code). A new state is written whole to a temporary file before it takes the name `state.pt`,
+and both names always hold a whole state, so a run killed at any moment (even SIGKILL) resumes from a good one.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,8 @@ STATE_FORMAT_VERSION = 1
 STATE_FILE = "state.pt"
 PREVIOUS_STATE_FILE = "state-prev.pt"
 REQUIRED_KEYS = ("options", "G", "G_ema", "D", "G_opt", "D_opt", "pl_mean", "step", "cur_nimg", "rng")
+# `files.atomic_path`'s temporary files: `.{name}.{8 random characters}{suffix}`.
+TEMPORARY_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.[A-Za-z0-9]+")
 
 
 @dataclass
@@ -46,8 +50,29 @@ def save_state(run_dir: str | Path, state: dict[str, Any], *, state_format: str 
     with atomic_path(path) as tmp:
         torch.save(document, tmp)
         if path.exists():
-            os.replace(path, run_dir / PREVIOUS_STATE_FILE)
+            _keep_as_previous(path, run_dir / PREVIOUS_STATE_FILE)
     return path
+
+
+def _keep_as_previous(path: Path, previous: Path) -> None:
+    """Give `previous` the contents of `path` while `path` stays in place (no moment without a `state.pt`)."""
+    with atomic_path(previous) as tmp:
+        tmp.unlink()
+        try:
+            os.link(path, tmp)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(path, tmp)
+
+
+def remove_stale_temporaries(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary files that writes into `run_dir` left when their process was killed; return them.
+
+    Only the process that writes the run's files may call this (a live writer's temporary file would go too).
+    """
+    stale = [p for p in Path(run_dir).glob(".*") if p.is_file() and TEMPORARY_FILE.fullmatch(p.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def read_state(

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from stylegan_edit.editors.edit import check_layers
 from stylegan_edit.editors.interfacegan import conditional_direction
 from stylegan_edit.generators import Generator, sampling
 from stylegan_edit.latents import Latents, LatentSpace
+from stylegan_edit.workflow.checks import at_least, finite, one_of, seeds_list
 from stylegan_edit.workflow.mixing import blend, interpolate
 
 __all__ = [
@@ -35,6 +35,9 @@ __all__ = [
 ]
 
 DirectionSpec = Direction | str | Path
+NOISE_MODES = ("const", "random", "none")
+STRENGTH_SENSIBLE = (-10.0, 10.0)  # W units along a unit direction: beyond, a warning (the CLI's range)
+TRUNC_RANGE = (-1.0, 2.0)  # truncation psi beyond this leaves the images the generator learnt (the CLI's range)
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,9 +86,10 @@ def sweep(
 ) -> Latents:
     """Every latent edited at every strength (see `edit`), latent-major: row `i * len(strengths) + j` is latent
     i at strength j."""
+    if len(strengths) == 0:
+        raise ValueError("no edit strengths given")
     for strength in strengths:
-        if not math.isfinite(strength):
-            raise ValueError(f"edit strength must be a finite number, got {strength}")
+        finite("edit strength", strength, sensible=STRENGTH_SENSIBLE)
     resolved = resolve_direction(direction, conditions=conditions, generator=generator)
     num_ws = None
     if generator is not None:
@@ -107,6 +111,10 @@ def sweep_grid(
 ) -> Image.Image:
     """A direction's preview (`directions show`): one row per seed (z by NVIDIA's rule, in the direction's
     space: z, or its w at psi 1), one column per strength."""
+    seeds = seeds_list(seeds)
+    one_of("noise_mode", noise_mode, NOISE_MODES)
+    for strength in strengths:
+        finite("edit strength", strength)
     resolved = resolve_direction(direction, generator=generator)
     with torch.no_grad():
         z = sampling.z_from_seeds(generator, seeds)
@@ -121,6 +129,9 @@ def sweep_grid(
 
 def render(generator: Generator, latents: Latents, *, noise_mode: str = "const") -> Tensor:
     """Images `[N, 3, H, W]` in [-1, 1] on the CPU of Z, W or W+ latents (Z through the mapping at psi 1)."""
+    one_of("noise_mode", noise_mode, NOISE_MODES)
+    if not isinstance(latents, Latents):
+        raise ValueError(f"latents must be a Latents (a tensor with its space), got {type(latents).__name__}")
     return sampling.render(generator, latents, noise_mode=noise_mode)
 
 
@@ -133,9 +144,13 @@ def generate(
     noise_mode: str = "const",
 ) -> Generated:
     """Images from seeds as NVIDIA's generate.py makes them: z of seed s is `RandomState(s).randn(1, z_dim)`,
-    mapped with truncation psi `trunc` on the first `trunc_cutoff` layers (None: all), then synthesised."""
-    if not math.isfinite(trunc):
-        raise ValueError(f"truncation psi must be a finite number, got {trunc}")
+    mapped with truncation psi `trunc` (finite, in [-1, 2]) on the first `trunc_cutoff` layers (None: all), then
+    synthesised. seeds: whole numbers in [0, 2**32 - 1]."""
+    seeds = seeds_list(seeds)
+    trunc = finite("truncation psi", trunc, min=TRUNC_RANGE[0], max=TRUNC_RANGE[1])
+    if trunc_cutoff is not None:
+        at_least("trunc_cutoff", trunc_cutoff, 1)
+    one_of("noise_mode", noise_mode, NOISE_MODES)
     ws = sampling.ws_from_seeds(generator, seeds, truncation_psi=trunc, truncation_cutoff=trunc_cutoff)
     latents = Latents(ws, LatentSpace.W_PLUS)
     z = sampling.z_from_seeds(generator, seeds).cpu()
@@ -152,6 +167,9 @@ def style_mix(
     noise_mode: str = "const",
 ) -> Image.Image:
     """NVIDIA's style-mixing figure: each row seed's image with the `styles` W+ layers of each column seed."""
+    row_seeds, col_seeds = seeds_list(row_seeds), seeds_list(col_seeds)
+    trunc = finite("truncation psi", trunc, min=TRUNC_RANGE[0], max=TRUNC_RANGE[1])
+    one_of("noise_mode", noise_mode, NOISE_MODES)
     return sampling.style_mix_grid(generator, row_seeds, col_seeds, styles, truncation_psi=trunc, noise_mode=noise_mode)
 
 

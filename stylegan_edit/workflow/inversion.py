@@ -15,6 +15,7 @@ from stylegan_edit.invert.projector import ProjectionStep, Projector
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.perceptual.choice import LossChoice, choose_loss
 from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
+from stylegan_edit.workflow.checks import at_least, one_of
 from stylegan_edit.workflow.presets import DEFAULT_PRESET, Preset, get_preset
 from stylegan_edit.workflow.starts import (
     EncoderInput,
@@ -41,7 +42,8 @@ class Inversion:
     words (`1*disc + 0.1*mse`, empty for `encode`); network: the name or path the network was
     loaded from (None when passed as an object); encoder / encoder_arch: the encoder that gave the codes or the
     start; seed: image k drew its randomness from `seed + k`; seconds: the optimisation's (or the encoder's)
-    wall time.
+    wall time; notes: what was done to each photo before inverting it (`photo.png: aligned from 512x512 (face 1
+    of 2) to 64x64`; empty for tensor targets).
     """
 
     latents: Latents
@@ -61,21 +63,24 @@ class Inversion:
     encoder_arch: str | None = None
     seed: int = 0
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ProjectionStart:
-    """Sent once before any optimisation: what runs, as two lines for the user (`lines`)."""
+    """Sent once before any optimisation: what runs and what was done to each photo, as lines for the user
+    (`lines`: the preset, the loss, then one note per photo)."""
 
     preset: Preset
     num_steps: int
     start: str
     loss: LossChoice
     num_images: int
+    notes: tuple[str, ...] = ()
 
     @property
     def lines(self) -> list[str]:
-        return [self.preset.describe(num_steps=self.num_steps, start=self.start), self.loss.describe()]
+        return [self.preset.describe(num_steps=self.num_steps, start=self.start), self.loss.describe(), *self.notes]
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,7 @@ def project(
     init: LatentsInput | None = None,
     loss: str = "auto",
     noise: bool = False,
-    align: bool = False,
+    align: bool | None = None,
     face_index: int = 0,
     batch_size: int = 4,
     seed: int = 303,
@@ -113,27 +118,34 @@ def project(
     """Project `images` into `network`'s `space` (`w` or `w+`) by the preset's optimisation.
 
     network: a `Generator` (no discriminator, so no `disc` loss), a `Network`, or a bundled name / checkpoint
-    path loaded on `device` (None: the default model). images: paths or PIL images (read, FFHQ-aligned when
-    `align`, else centre-cropped and resized), or a tensor `[N, 3, R, R]` in [-1, 1] at the generator's
-    resolution. preset: `nvidia` (the default), `lbfgs`, `encoder-lbfgs`, `encoder-adam` (see `PRESETS`) or a
-    `Preset`; num_steps: None runs the preset's. encoder: the encoder of `encoder-*` presets (`psp` / `e4e`
-    shipped for a bundled network, a file, or a `StyleEncoder`). init: latents (or a latents file) to start
-    from instead of the preset's start: one code for all images or one per image. loss: as `choose_loss` reads
-    it (`auto`, `lpips`, `disc`, `mse`, ...). noise: optimise the noise maps too (Adam presets only). Images
-    are optimised `batch_size` at a time, image k with its own random stream `seed + k`, so the batching changes
-    the result only by rounding. num_frames: keep the reconstructions at that many evenly spaced steps (`frames`).
+    path loaded on `device` (None: the default model). images: paths or PIL images, or a tensor `[N, 3, R, R]`
+    in [-1, 1] at the generator's resolution. align: None (auto) FFHQ-aligns a photo in which a face is found
+    unless it is a face crop already, else centre-crops; True aligns (no face: refused); False centre-crops
+    (see `read_targets`); face_index: the face to align, 0 the largest. preset: `nvidia` (the default),
+    `lbfgs`, `encoder-lbfgs`, `encoder-adam` (see `PRESETS`) or a `Preset`; num_steps: None runs the
+    preset's. encoder: the encoder of `encoder-*` presets (`psp` / `e4e` shipped for a bundled network, a file,
+    or a `StyleEncoder`). init: latents (or a latents file) to start from instead of the preset's start: one
+    code for all images or one per image. loss: as `choose_loss` reads it (`auto`, `lpips`, `disc`, `mse`,
+    ...). noise: optimise the noise maps too (Adam presets only). Images are optimised `batch_size` at a time,
+    image k with its own random stream `seed + k`, so the batching changes the result only by rounding.
+    num_frames: keep the reconstructions at that many evenly spaced steps (`frames`).
     progress: called with a `ProjectionStart`, then a `ProjectionProgress` per step of each batch.
     Every input is checked (files read, the start and the loss resolved) before any optimisation.
     """
     recipe = get_preset(preset)
-    steps = recipe.num_steps if num_steps is None else num_steps
+    one_of("space", space, ("w", "w+"))
+    steps = recipe.num_steps if num_steps is None else at_least("num_steps", num_steps, 1)
+    at_least("batch_size", batch_size, 1)
+    at_least("seed", seed, 0)
+    at_least("num_frames", num_frames, 0)
     if noise and recipe.optimizer != "adam":
         raise ValueError(f"preset {recipe.name} runs L-BFGS, which optimises the latents only: noise maps need Adam")
-    if steps < 1 or batch_size < 1:
-        raise ValueError(f"num_steps and batch_size must be at least 1, got {steps} and {batch_size}")
+    if recipe.start != "mean" and init is None and space != "w+":
+        raise ValueError(f"encoders give w+ codes, so preset {recipe.name} needs space w+, not {space}")
     loaded, network_name = load(network, device)
     generator = loaded.generator
-    targets = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
+    read = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
+    targets = read.images
     start = projection_start(
         recipe, init, encoder, generator=generator, space=space, num_images=len(targets), network_name=network_name
     )
@@ -151,7 +163,7 @@ def project(
         optimizer=recipe.optimizer,
     )
     report = progress or (lambda event: None)
-    report(ProjectionStart(recipe, steps, start.text, choice, len(targets)))
+    report(ProjectionStart(recipe, steps, start.text, choice, len(targets), read.notes))
     wanted = frame_steps(steps, num_frames)
     parts: list[dict[str, Tensor]] = []
     noise_parts: list[list[Tensor]] = []
@@ -195,6 +207,7 @@ def project(
         encoder_arch=start.encoder_arch,
         seed=seed,
         seconds=seconds,
+        notes=read.notes,
     )
 
 
@@ -204,7 +217,7 @@ def encode(
     *,
     encoder: EncoderInput = "psp",
     perceptual: str = "auto",
-    align: bool = False,
+    align: bool | None = None,
     face_index: int = 0,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
@@ -214,15 +227,15 @@ def encode(
     encoder file, or a `StyleEncoder`) into W+; refine the codes with `project(..., preset="encoder-lbfgs")`.
 
     network and images as `project` reads them; perceptual: the distance reported in the metrics, chosen as
-    `project`'s loss is; progress: called with (images done, total) after each batch. `seconds` is the time
-    of the encoder's passes alone.
+    `project`'s loss is; align and face_index as `project` reads them; progress: called with (images done,
+    total) after each batch. `seconds` is the time of the encoder's passes alone.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    at_least("batch_size", batch_size, 1)
     loaded, network_name = load(network, device)
     generator = loaded.generator
     model, label = load_checked_encoder(encoder, generator, network_name)
-    targets = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
+    read = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
+    targets = read.images
     choice = choose_loss(perceptual, loaded)
     parts: list[dict[str, Tensor]] = []
     seconds = 0.0
@@ -251,6 +264,7 @@ def encode(
         encoder=label,
         encoder_arch=model.arch,
         seconds=seconds,
+        notes=read.notes,
     )
 
 

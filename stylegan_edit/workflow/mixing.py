@@ -12,6 +12,7 @@ from typing import Literal
 from stylegan_edit.editors.blend import blend_layers, interpolate_models, swap_weights
 from stylegan_edit.formats.native import load_generator
 from stylegan_edit.generators import Generator
+from stylegan_edit.workflow.checks import at_least, finite, one_of
 
 ModelSpec = Generator | str | Path
 
@@ -30,7 +31,13 @@ def blend(
     model_a, model_b: generators, or checkpoints in any supported format / bundled names (loaded on the CPU).
     swap_res: a power of two from 4 (all of B's synthesis) to twice the models' resolution (all of A).
     transition_width: ramp the share of B linearly over this many resolution levels (<= 1: a hard switch).
+    The arguments are checked before either model is loaded (swap_res against the resolution after).
     """
+    at_least("swap_res", swap_res, 4)
+    if swap_res & (swap_res - 1):
+        raise ValueError(f"swap resolution must be a power of two, got {swap_res}")
+    finite("transition_width", transition_width, min=0)
+    one_of("mapping_from", mapping_from, ("a", "b"))
     return blend_layers(
         _generator(model_a), _generator(model_b), swap_res, transition_width=transition_width, mapping_from=mapping_from
     )
@@ -46,8 +53,11 @@ def interpolate(
     """Weight-space interpolation `(1 - alpha) * A + alpha * B` (0 gives A, 1 gives B, outside extrapolates).
 
     resolution_alphas: per synthesis-block alpha by resolution (e.g. `{4: 0.0, 64: 1.0}`), overriding `alpha`
-    there; a resolution without a block is refused.
+    there; a resolution without a block is refused. Every alpha must be finite.
     """
+    finite("alpha", alpha)
+    for resolution, value in (resolution_alphas or {}).items():
+        finite(f"alpha at resolution {resolution}", value)
     return interpolate_models(_generator(model_a), _generator(model_b), alpha, resolution_alphas=resolution_alphas)
 
 

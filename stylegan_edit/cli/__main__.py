@@ -1,0 +1,5 @@
+"""`python -m stylegan_edit.cli`: the `stylegan-edit` command."""
+
+from stylegan_edit.cli.main import main
+
+main()
