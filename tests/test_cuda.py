@@ -89,3 +89,22 @@ def test_lbfgs_projection_on_cuda(tiny_generator: Generator) -> None:
     assert float(psnr(on_gpu.images.cpu(), targets).mean()) == pytest.approx(
         float(psnr(on_cpu.images, targets).mean()), abs=1.0
     )
+
+
+def test_workflow_on_cuda_matches_cpu() -> None:
+    """The bundled model through the workflow API: encoder + L-BFGS refinement and a plain encode give the same
+    reconstructions on the GPU as on the CPU (metrics computed where the generator is)."""
+    from stylegan_edit.formats import load_generator
+    from stylegan_edit.workflow.editing import generate
+    from stylegan_edit.workflow.inversion import encode, project
+
+    targets = generate(load_generator("synthfaces-64"), [11, 12]).images
+    results = {}
+    for device in ("cpu", "cuda"):
+        refined = project("synthfaces-64", targets, preset="encoder-lbfgs", num_steps=10, device=device)
+        encoded = encode("synthfaces-64", targets, device=device)
+        results[device] = (refined, encoded)
+    for cpu, gpu in zip(results["cpu"], results["cuda"], strict=True):
+        assert gpu.images.device.type == "cpu" and gpu.latents.tensor.shape == cpu.latents.tensor.shape
+        assert torch.allclose(gpu.metrics["psnr"].cpu(), cpu.metrics["psnr"].cpu(), atol=0.5)
+        assert float(gpu.metrics["psnr"].min()) > 20

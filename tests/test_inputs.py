@@ -262,3 +262,13 @@ def test_blend_and_interpolate_refuse_bad_values_before_loading_the_models(
         interpolate("no-such-a", "no-such-b", alpha=math.nan)
     with pytest.raises(ValueError, match=r"^alpha at resolution 8 must be a finite number, got inf$"):
         interpolate("no-such-a", "no-such-b", resolution_alphas={8: math.inf})
+
+
+def test_a_generators_raw_output_is_a_valid_target() -> None:
+    from stylegan_edit.workflow.targets import check_image_tensor
+
+    overshoot = torch.linspace(-1.3, 1.3, 3 * 8 * 8).reshape(1, 3, 8, 8)  # as G.synthesis returns, unclamped
+    checked = check_image_tensor(overshoot, 8)
+    assert float(checked.min()) == -1.0 and float(checked.max()) == 1.0
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\]"):
+        check_image_tensor(overshoot * 100, 8)  # a 0-255 scale

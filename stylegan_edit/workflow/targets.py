@@ -55,8 +55,10 @@ def read_targets(images: Images, resolution: int, *, align: bool | None = None, 
 
 
 def check_image_tensor(images: Tensor, resolution: int) -> Tensor:
-    """`images` as float32 on the CPU, or a one-line `ValueError` when it is not `[N, 3, resolution, resolution]`
-    of finite values in [-1, 1]."""
+    """`images` as float32 on the CPU, clamped to [-1, 1], or a one-line `ValueError` when it is not
+    `[N, 3, resolution, resolution]` of finite values in [-1, 1]. A generator's raw output overshoots that range a
+    little (NVIDIA clamps it when saving), so values up to 1.5 in size are clamped; beyond that the scale is
+    taken to be wrong (0-255 or similar)."""
     expected = (3, resolution, resolution)
     if images.ndim != 4 or tuple(images.shape[1:]) != expected or images.shape[0] == 0:
         raise ValueError(f"images must have shape [N, 3, {resolution}, {resolution}], got {list(images.shape)}")
@@ -66,9 +68,9 @@ def check_image_tensor(images: Tensor, resolution: int) -> Tensor:
     if not torch.isfinite(values).all():
         raise ValueError("images hold NaN or infinite values")
     low, high = float(values.min()), float(values.max())
-    if low < -1.01 or high > 1.01:
+    if low < -1.5 or high > 1.5:
         raise ValueError(f"images must lie in [-1, 1], got values from {low:g} to {high:g}")
-    return values
+    return values.clamp(-1, 1)
 
 
 def _prepare(
