@@ -1,7 +1,8 @@
 """Encoder inversion against projection: time per image and quality on held-out SynthFaces renders.
 
 Rows: pSp and e4e (one forward pass), projection in w+ (the baseline, `--projection-steps`, NVIDIA's schedule as
-`project` runs it) and encoder + projection refinement (`--refine-steps`, what `project --init encoder` does).
+`project` runs it) and encoder + projection refinement (`--refine-steps`, what
+`project --preset encoder-lbfgs` does).
 Columns: milliseconds per image, speed-up over projection, PSNR, SSIM, the perceptual distance (`auto`: LPIPS or
 its download-free fallback) and attribute agreement (the share of binary SynthFaces attributes on which the
 bundled classifier gives the reconstruction the target's ground-truth label; `-` without the classifier).
@@ -168,8 +169,8 @@ def main() -> None:
         "--refine-optimizer",
         choices=("adam", "lbfgs"),
         default="lbfgs",
-        help="Optimizer of the refinement (`project --init encoder`'s default: lbfgs). The lr and latent-noise "
-        "options below apply to adam.",
+        help="Optimizer of the refinement (lbfgs as the encoder-lbfgs preset, adam as encoder-adam). The lr and "
+        "latent-noise options below apply to adam.",
     )
     parser.add_argument("--refine-lr", type=float, default=REFINE.lr, help="Peak lr of the refinement.")
     parser.add_argument("--refine-lr-rampup", type=float, default=REFINE.lr_rampup, help="Its lr ramp-up (fraction).")
@@ -180,7 +181,7 @@ def main() -> None:
         "--refine-latent-noise",
         type=float,
         default=REFINE.latent_noise,
-        help="Initial latent noise of the refinement. The defaults are `project --init encoder`'s schedule.",
+        help="Initial latent noise of the refinement. The defaults are the `encoder-adam` preset's schedule.",
     )
     parser.add_argument(
         "--mse-weight",

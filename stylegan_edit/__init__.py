@@ -40,6 +40,7 @@ _EXPORTS = {
     "render": "stylegan_edit.workflow",
     "generate": "stylegan_edit.workflow",
     "blend": "stylegan_edit.workflow",
+    "save_inversion": "stylegan_edit.workflow",
 }
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
     "load_network",
     "project",
     "render",
+    "save_inversion",
     "save_network",
 ]
 
@@ -76,7 +78,18 @@ if TYPE_CHECKING:
     from stylegan_edit.formats import load_generator, load_network, save_network
     from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Network
     from stylegan_edit.latents import Latents, LatentSpace, load_latents
-    from stylegan_edit.workflow import PRESETS, Inversion, Preset, blend, edit, encode, generate, project, render
+    from stylegan_edit.workflow import (
+        PRESETS,
+        Inversion,
+        Preset,
+        blend,
+        edit,
+        encode,
+        generate,
+        project,
+        render,
+        save_inversion,
+    )
 
 
 def __getattr__(name: str) -> Any:
