@@ -67,6 +67,9 @@ for _command in (
 
 def main() -> None:
     """The console entry point: Ctrl-C or SIGTERM ends any command with one line and exit status 130."""
+    # Also when started from a script in the background, where the shell leaves SIGINT ignored and Python then
+    # installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         status = cli.main(prog_name="stylegan-edit", standalone_mode=False)
