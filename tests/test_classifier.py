@@ -28,6 +28,7 @@ from stylegan_edit.editors.sampling import attribute_scorer
 from stylegan_edit.files import CheckpointError
 from stylegan_edit.generators import Generator, Network
 from stylegan_edit.perceptual import losses as losses_module
+from stylegan_edit.perceptual.choice import auto_perceptual_loss
 
 SMALL = ClassifierConfig(resolution=32, channels=(4, 8, 8), embedding_dim=6)
 needs_bundled = pytest.mark.skipif(not BUNDLED_CLASSIFIER.is_file(), reason="bundled classifier not installed")
@@ -143,7 +144,7 @@ def test_classifier_perceptual_loss_for_synthfaces_networks(
 ) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no LPIPS weights
     synthfaces = Network(tiny_generator, tiny_discriminator, {"data": "synthfaces:photo"})  # type: ignore[arg-type]
-    loss = losses_module.auto_perceptual_loss(synthfaces)
+    loss = auto_perceptual_loss(synthfaces)
     assert loss is not None and loss.name == "classifier"
     with torch.no_grad():
         targets = tiny_generator(torch.randn(2, tiny_generator.z_dim))
@@ -151,6 +152,6 @@ def test_classifier_perceptual_loss_for_synthfaces_networks(
     assert float(loss(targets, targets.flip(0)).min()) > 0
     assert losses_module.perceptual_loss("classifier", synthfaces).name == "classifier"
     other = Network(tiny_generator, tiny_discriminator, {"data": "/photos"})  # type: ignore[arg-type]
-    assert losses_module.auto_perceptual_loss(other).name == "disc"  # type: ignore[union-attr]
+    assert auto_perceptual_loss(other).name == "disc"  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="do not apply to this network"):
         losses_module.perceptual_loss("classifier", other)

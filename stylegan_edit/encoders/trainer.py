@@ -30,7 +30,8 @@ from stylegan_edit.encoders.latent_discriminator import (
 from stylegan_edit.encoders.options import RESUMABLE_CHANGES, EncoderTrainingOptions
 from stylegan_edit.files import load_strict
 from stylegan_edit.generators import Network
-from stylegan_edit.perceptual.losses import PerceptualLoss, auto_perceptual_loss, mse_loss, perceptual_loss
+from stylegan_edit.perceptual.choice import auto_perceptual_loss
+from stylegan_edit.perceptual.losses import PerceptualLoss, mse_loss, perceptual_loss
 from stylegan_edit.training.data import step_loader
 from stylegan_edit.training.distributed import Distributed
 from stylegan_edit.training.losses import PhaseRandom, run_generator

@@ -1,12 +1,11 @@
 """Perceptual distances that never download anything (LPIPS, feature distances on the classifier's or the
 discriminator's features), pixel losses, reconstruction metrics (PSNR, SSIM), and the choice among them."""
 
-from stylegan_edit.perceptual.choice import LossChoice, choose_loss, loss_names
+from stylegan_edit.perceptual.choice import LossChoice, auto_perceptual_loss, choose_loss, loss_names
 from stylegan_edit.perceptual.losses import (
     FeatureLoss,
     LPIPSLoss,
     PerceptualLoss,
-    auto_perceptual_loss,
     perceptual_loss,
     register_feature_extractor,
 )

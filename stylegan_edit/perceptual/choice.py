@@ -84,3 +84,9 @@ def _auto(network: Network) -> LossChoice:
 
 def _perceptual(loss: PerceptualLoss, reason: str) -> LossChoice:
     return LossChoice(loss, 1.0, 0.0, 0.0, loss, loss.name, reason)
+
+
+def auto_perceptual_loss(network: Network) -> PerceptualLoss | None:
+    """The perceptual loss `choose_loss("auto", network)` picks, or None for pixel MSE only. Logs nothing: a caller
+    that wants to say why uses `choose_loss(...).describe()`."""
+    return choose_loss("auto", network).perceptual

@@ -197,14 +197,6 @@ def perceptual_loss(kind: str, network: Network) -> PerceptualLoss:
     raise ValueError(f"unknown perceptual loss {kind!r} (choose from {', '.join(known)})")
 
 
-def auto_perceptual_loss(network: Network) -> PerceptualLoss | None:
-    """The perceptual loss `choose_loss("auto", network)` picks (the rule: `perceptual.choice`), or None for
-    pixel MSE only. Logs nothing: a caller that wants to say why uses `choose_loss(...).describe()`."""
-    from stylegan_edit.perceptual.choice import choose_loss  # on use: choice builds on this module
-
-    return choose_loss("auto", network).perceptual
-
-
 def is_synthfaces_network(network: Network) -> bool:
     """Whether a checkpoint's metadata says it was trained on SynthFaces (the classifier's domain), or blended
     from such models (the bundled names appear in a blend's `made_by`)."""
