@@ -19,15 +19,18 @@ from stylegan_edit.cli.options import (
 )
 
 DIRECTION_HELP = (
-    "The direction: a bundled name (see `stylegan-edit directions list`), a direction file, or the name of a file "
-    "in ./directions."
+    "The direction: a bundled name (see `stylegan-edit directions list`), a direction file (.safetensors, an "
+    "InterFaceGAN .npy boundary, an e4e .pt direction), FILE#K for component K of e4e's GANSpace ffhq_pca.pt or a "
+    "GANSpace .npz, or the name of a file in ./directions."
 )
 
 
 @click.command()
-@click.option("--direction", "direction_spec", required=True, metavar="NAME|FILE", help=DIRECTION_HELP)
+@click.option("--direction", "direction_spec", required=True, metavar="NAME|FILE[#K]", help=DIRECTION_HELP)
 @strength_option(
-    default=None, help="Edit strength, or a sweep START:STOP:COUNT such as -3:3:7 (writes sweep.png, a grid)."
+    default=None,
+    help="Edit strength, or a sweep START:STOP:COUNT such as -3:3:7 (writes sweep.png, a grid). For a GANSpace "
+    ".npz it counts standard deviations of the component; for e4e's ffhq_pca.pt it is the coordinate to set.",
 )
 @latents_option(default_text="the latents the last `project` or `encode` here recorded in ./.stylegan-edit")
 @layers_option
@@ -70,7 +73,7 @@ def apply(
     with output_folder(outdir):
         latents, _ = load_latents(latents_path)
         generator = load_generator(network_spec, device=pick_device(device))
-        direction = resolve_direction(direction_spec, conditions=conditions)  # checked against the generator
+        direction = resolve_direction(direction_spec, conditions=conditions, generator=generator)
         edited = sweep(latents, direction, strengths, layers=layers, generator=generator)
         pictures = to_pil(render(generator, edited, noise_mode=noise_mode))
         metadata = {

@@ -1,7 +1,7 @@
 """A latent direction and its file: the vector (Z, W or per-layer W+), how it was found, and which generator it fits.
 
-File: one `.safetensors` with tensor `vector` and JSON metadata (`format`, `format_version`, name, method,
-hyperparameters, layers, statistics, and the generator's config plus a fingerprint of its mapping weights).
+File: one `.safetensors` with tensor `vector` (and `centre` for an axis) and JSON metadata (`format`,
+`format_version`, name, method, hyperparameters, layers, statistics, the generator's config and mapping fingerprint).
 """
 
 from __future__ import annotations
@@ -43,13 +43,16 @@ class GeneratorSignature:
 
 @dataclass(frozen=True, eq=False)
 class Direction:
-    """A unit direction in latent space.
+    """A direction in latent space (unit length when this toolkit found it; community files keep their scale).
 
     vector: Z `[z_dim]`, W `[w_dim]` or W+ `[num_ws, w_dim]` (one vector per layer), float32.
     layers: the W+ layers the direction is meant for (GANSpace's `E(v_i, j-k)`, SeFa's chosen layers);
         None means every layer.
     statistics: numbers measured while finding it (a component's std, an SVM's accuracy, an eigenvalue).
     generator: the generator it was found for; None for directions fitted on bare latents.
+    centre: W `[w_dim]`, making the direction an axis (e4e's GANSpace components): an edit of strength s sets
+        the code's coordinate `(w - centre) . vector / |vector|^2` to s (see `editors.edit.ComponentEdit`);
+        None: an edit adds `strength * vector`.
     """
 
     vector: Tensor
@@ -60,6 +63,7 @@ class Direction:
     layers: tuple[int, ...] | None = None
     statistics: dict[str, float] = field(default_factory=dict)
     generator: GeneratorSignature | None = None
+    centre: Tensor | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "space", LatentSpace(self.space))
@@ -75,6 +79,15 @@ class Direction:
             raise ValueError(f"direction {self.name!r} has non-finite values")
         if self.space is LatentSpace.Z and self.layers is not None:
             raise ValueError("a z direction cannot be restricted to W+ layers")
+        if self.centre is not None:
+            object.__setattr__(self, "centre", self.centre.detach().to("cpu", torch.float32))
+            if self.space is not LatentSpace.W or self.centre.shape != self.vector.shape:
+                raise ValueError(
+                    f"an axis needs a w direction and a centre of its shape, got {self.space.value} "
+                    f"{list(self.vector.shape)} and centre {list(self.centre.shape)}"
+                )
+            if not bool(torch.isfinite(self.centre).all()) or not bool(self.vector.any()):
+                raise ValueError(f"axis {self.name!r} needs a finite centre and a non-zero vector")
 
     @property
     def dim(self) -> int:
@@ -124,7 +137,8 @@ class Direction:
         if self.generator is not None:
             meta["generator_config"] = self.generator.config.to_json()
             meta["generator_fingerprint"] = self.generator.fingerprint
-        write_safetensors(path, {"vector": self.vector}, meta)
+        tensors = {"vector": self.vector} if self.centre is None else {"vector": self.vector, "centre": self.centre}
+        write_safetensors(path, tensors, meta)
 
 
 def load_direction(
@@ -134,8 +148,19 @@ def load_direction(
     search_dirs: Sequence[str | Path] = (LOCAL_DIRECTIONS_DIR,),
 ) -> Direction:
     """A direction by `spec`: a bundled direction's name (`age`), a file path, or a name in `search_dirs`
-    (`./directions`, where `directions fit` writes). With `generator`, also check that the direction fits it
-    (see `Direction.check_generator`)."""
+    (`./directions`, where `directions fit` writes). Community files are read in their projects' conventions
+    (`editors.community`): InterFaceGAN `.npy` boundaries, e4e `.pt` directions, and component k of e4e's
+    GANSpace `ffhq_pca.pt` or a GANSpace `.npz` as `FILE#k`. With `generator`, also check that the direction
+    fits it (see `Direction.check_generator`)."""
+    from stylegan_edit.editors.community import check_fits, community_spec, read_community_direction
+
+    community = community_spec(spec)
+    if community is not None:
+        direction = read_community_direction(community)
+        if generator is not None:
+            check_fits(direction, generator, community.path)
+            direction.check_generator(generator, source=community.path)
+        return direction
     path = resolve("direction", spec, search_dirs=search_dirs)
     tensors, meta = read_safetensors(
         path, what="direction file", format=DIRECTION_FORMAT, version=DIRECTION_FORMAT_VERSION
@@ -158,6 +183,7 @@ def load_direction(
             layers=tuple(layers) if layers is not None else None,
             statistics=json.loads(meta.get("statistics", "{}")),
             generator=signature,
+            centre=tensors.get("centre"),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{path} has invalid direction metadata: {exc}") from None

@@ -143,6 +143,11 @@ def conditional_direction(primary: Direction, conditions: Sequence[Direction]) -
     Editing along the result leaves the conditions' attributes (to first order) unchanged: it is orthogonal to
     each condition's normal. All directions must share a space and shape.
     """
+    for direction in (primary, *conditions):
+        if direction.centre is not None:
+            raise ValueError(
+                f"{direction.name!r} is an axis whose edit sets a coordinate; conditions need linear edits"
+            )
     for condition in conditions:
         if condition.space is not primary.space or condition.vector.shape != primary.vector.shape:
             raise ValueError(

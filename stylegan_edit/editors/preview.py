@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from stylegan_edit.editors.direction import Direction
-from stylegan_edit.editors.edit import LinearEdit
+from stylegan_edit.editors.edit import make_edit
 from stylegan_edit.generators import Generator
 from stylegan_edit.generators.sampling import render
 from stylegan_edit.images import make_grid, to_pil
@@ -24,8 +24,9 @@ def sweep(
     layers: Sequence[int] | None = None,
     num_ws: int | None = None,
 ) -> Latents:
-    """Every latent edited at every strength, latent-major: row `i * len(strengths) + j` is latent i, strength j."""
-    edits = [LinearEdit(direction, s, layers)(latents, num_ws=num_ws) for s in strengths]
+    """Every latent edited at every strength (`make_edit`: added, or set along an axis), latent-major: row
+    `i * len(strengths) + j` is latent i at strength j."""
+    edits = [make_edit(direction, s, layers)(latents, num_ws=num_ws) for s in strengths]
     if not edits:
         raise ValueError("no strengths to sweep")
     stacked = torch.stack([edit.tensor for edit in edits], dim=1)

@@ -67,10 +67,13 @@ def edit(
     """`latents + strength * direction`, on `layers` only when given (else the direction's layers, else all).
 
     direction, conditions: `Direction`s, or names / paths resolved by `load_direction` (bundled names, files,
-    names in ./directions). conditions: InterFaceGAN's conditional editing, their directions projected out.
-    generator: checks that the directions belong to it, maps Z latents to W for a W direction, and gives the
-    W+ layer count. Returns Z `[N, z_dim]`, W `[N, w_dim]` or W+ `[N, num_ws, w_dim]` latents (W+ when the
-    edit is restricted to layers); strength 0 returns the input values.
+    names in ./directions, community files: InterFaceGAN `.npy`, e4e `.pt`, `FILE#k` for component k of e4e's
+    `ffhq_pca.pt` or a GANSpace `.npz`). An axis (e4e's GANSpace component) is not added but sets each latent's
+    coordinate along it to `strength` (`editors.edit.ComponentEdit`). conditions: InterFaceGAN's conditional
+    editing, their directions projected out. generator: checks that the directions belong to it, maps Z
+    latents to W for a W direction, and gives the W+ layer count. Returns Z `[N, z_dim]`, W `[N, w_dim]` or W+
+    `[N, num_ws, w_dim]` latents (W+ when the edit is restricted to layers); strength 0 returns the input
+    values, except along an axis.
     """
     return sweep(latents, direction, [strength], layers=layers, conditions=conditions, generator=generator)
 
