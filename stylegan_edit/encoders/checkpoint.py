@@ -1,9 +1,11 @@
 """Encoder files: one `.safetensors` with the state dict, and `format`, `format_version`, the config and the
-generator's fingerprint as JSON metadata. Loading is always strict; `load_encoder` also resolves bundled names."""
+generator's fingerprint as JSON metadata. Loading is always strict; `load_encoder` also resolves bundled names and
+reads the official pSp / e4e / ReStyle `.pt` checkpoints."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -17,7 +19,10 @@ from stylegan_edit.files import (
     read_safetensors,
     write_safetensors,
 )
-from stylegan_edit.formats.native import NETWORK_FORMAT
+from stylegan_edit.formats.native import NETWORK_FORMAT, sniff_format
+
+if TYPE_CHECKING:
+    from stylegan_edit.encoders.official import OfficialEncoder
 
 ENCODER_FORMAT = "stylegan-edit/encoder"
 ENCODER_FORMAT_VERSION = 1
@@ -77,9 +82,16 @@ def _read(path: str | Path, *, tensors: bool) -> tuple[dict[str, torch.Tensor], 
 
 def load_encoder(
     spec: str | Path, *, network: str | Path | None = None, device: torch.device | str = "cpu"
-) -> StyleEncoder:
+) -> StyleEncoder | OfficialEncoder:
     """An encoder by `spec`: `psp` / `e4e` (bundled for the bundled `network`, default model when None), a
-    bundled encoder's name (`psp-synthfaces-64`), or a path. Raises `ValueError` with one line otherwise."""
+    bundled encoder's name (`psp-synthfaces-64`), or a path: a stylegan-edit `.safetensors`, or an official pSp /
+    e4e / ReStyle `.pt` checkpoint (read weights-only). Raises `ValueError` with one line otherwise."""
     from stylegan_edit.assets import resolve_encoder
 
-    return read_encoder(resolve_encoder(spec, network), device=device)
+    path = resolve_encoder(spec, network)
+    if sniff_format(path) in ("torch-zip", "nvidia-pkl"):
+        from stylegan_edit.encoders.official import read_official_encoder
+
+        encoder: OfficialEncoder = read_official_encoder(path, device=device)
+        return encoder
+    return read_encoder(path, device=device)

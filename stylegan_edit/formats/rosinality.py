@@ -37,7 +37,10 @@ W_AVG_SAMPLES = 4096
 W_AVG_SEED = 0
 
 
-def _load(path: Path) -> dict[str, Any]:
+def load_torch_checkpoint(path: str | Path, *, what: str = "rosinality checkpoints") -> Any:
+    """A `torch.save` file read weights-only after the pickle scan (`argparse.Namespace` is the one class allowed
+    beyond tensors and containers); anything else raises a one-line `CheckpointError` naming the file."""
+    path = Path(path)
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -45,17 +48,20 @@ def _load(path: Path) -> dict[str, Any]:
     try:
         with handle, torch.serialization.safe_globals([argparse.Namespace]):
             check_torch_file(handle, path)
-            checkpoint = torch.load(handle, map_location="cpu", weights_only=True)
+            return torch.load(handle, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
     except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for broken archives
         found = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
         if found:
             raise CheckpointError(
-                f"{path}: refusing to load global {found.group(1)} (rosinality checkpoints hold only tensors, "
+                f"{path}: refusing to load global {found.group(1)} ({what} hold only tensors, "
                 "optimizer states and argparse.Namespace)"
             ) from None
         raise CheckpointError(f"{path} is truncated or corrupt ({str(exc).splitlines()[0][:200]})") from None
+
+
+def _check_rosinality(checkpoint: Any, path: Path) -> dict[str, Any]:
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("g_ema"), dict):
         keys = (
             ", ".join(sorted(map(str, checkpoint))[:8]) if isinstance(checkpoint, dict) else type(checkpoint).__name__
@@ -97,7 +103,8 @@ def _check_kernels(state: dict[str, Tensor], names: list[str], taps: tuple[int, 
             raise CheckpointError(f"{source}: {name} differs from the other blur kernels; not supported")
 
 
-def _read_generator(checkpoint: dict[str, Any], source: str) -> tuple[Generator, str]:
+def read_generator(checkpoint: dict[str, Any], source: str) -> tuple[Generator, str]:
+    """The generator of a checkpoint dict `{g_ema, [args], [latent_avg]}` and a note when w_avg was computed."""
     state, args = checkpoint["g_ema"], checkpoint.get("args")
     arch = getattr(args, "arch", "stylegan2")
     if arch != "stylegan2":
@@ -193,10 +200,15 @@ def read_rosinality(path: str | Path) -> Network:
     metadata). Loaded weights-only; `argparse.Namespace` is the one extra class allowed.
     """
     path = Path(path)
-    checkpoint = _load(path)
+    loaded = load_torch_checkpoint(path)
+    from stylegan_edit.formats.official_decoder import is_official_encoder_checkpoint, read_official_decoder
+
+    if is_official_encoder_checkpoint(loaded):
+        return read_official_decoder(loaded, path)
+    checkpoint = _check_rosinality(loaded, path)
     with malformed(path, "rosinality checkpoint"):
         try:
-            generator, note = _read_generator(checkpoint, str(path))
+            generator, note = read_generator(checkpoint, str(path))
             d = checkpoint.get("d")
             discriminator = _read_discriminator(d, str(path)) if isinstance(d, dict) else None
         except KeyError as exc:

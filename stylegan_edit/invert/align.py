@@ -203,7 +203,7 @@ def warp_quad(image: Image.Image, quad: np.ndarray, *, output_size: int, transfo
         blur = qsize * 0.02
         pixels += (gaussian_filter(pixels, [blur, blur, 0]) - pixels) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
         pixels += (np.median(pixels, axis=(0, 1)) - pixels) * np.clip(mask, 0.0, 1.0)
-        image = Image.fromarray(np.uint8(np.clip(np.rint(pixels), 0, 255)), "RGB")
+        image = Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
         quad += pad[:2]
     image = image.transform(
         (transform_size, transform_size), Image.Transform.QUAD, tuple((quad + 0.5).flatten()), Image.Resampling.BILINEAR

@@ -182,7 +182,13 @@ def _new(
     if fine_tune is not None:
         if backbone_init is not None:
             raise ValueError("--backbone-init applies to a new encoder; --resume-from keeps the encoder's backbone")
-        encoder = load_encoder(fine_tune, network=network_spec, device=network.generator.device)
+        loaded = load_encoder(fine_tune, network=network_spec, device=network.generator.device)
+        if not isinstance(loaded, StyleEncoder):
+            raise ValueError(
+                f"--resume-from {fine_tune} is an official pSp / e4e / ReStyle checkpoint; fine-tuning continues "
+                "stylegan-edit encoders only"
+            )
+        encoder = loaded
         if arch is not None and arch != encoder.arch:
             raise ValueError(f"--resume-from {fine_tune} is an encoder of arch {encoder.arch}, not {arch}")
         step = int(encoder.metadata.get("step", "0"))
