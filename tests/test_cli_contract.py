@@ -34,6 +34,7 @@ FREE_TEXT = {
     "direction_specs": "direction names or files, as --direction",
     "conditions": "direction names or files, as --direction",
     "name": "the name given to the directions written (any text)",
+    "host": "a host name or address to serve on; `ui` resolves and binds it before anything loads",
     "perceptual": "the registry of perceptual losses is extensible (registered feature extractors)",
     "loss": "the registry of perceptual losses is extensible (registered feature extractors)",
 }

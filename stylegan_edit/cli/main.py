@@ -22,6 +22,7 @@ from stylegan_edit.cli.metrics import metrics
 from stylegan_edit.cli.project import project
 from stylegan_edit.cli.train import train
 from stylegan_edit.cli.train_encoder import train_encoder
+from stylegan_edit.cli.ui import ui
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -61,6 +62,7 @@ for _command in (
     directions,
     blend,
     interpolate,
+    ui,
 ):
     cli.add_command(_command)
 
