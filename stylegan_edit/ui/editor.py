@@ -16,12 +16,12 @@ from stylegan_edit.assets import DEFAULT_NETWORK, bundled, resolve_network
 from stylegan_edit.editors import Direction, load_direction
 from stylegan_edit.formats.native import load_generator
 from stylegan_edit.generators import Generator
-from stylegan_edit.generators.mapping import truncate
 from stylegan_edit.images import make_grid, save_pil, to_pil
-from stylegan_edit.latents import Latents, LatentSpace
+from stylegan_edit.latents import Latents
 from stylegan_edit.ui.uploads import check_direction_file
 from stylegan_edit.workflow import Inversion, blend, edit, encode, fit_direction, generate, project, render
 from stylegan_edit.workflow import save_inversion as write_inversion
+from stylegan_edit.workflow.editing import truncate
 from stylegan_edit.workflow.inversion import ProjectionEvent, ProjectionProgress, ProjectionStart
 
 ENCODER_ONLY = "none"
@@ -170,10 +170,7 @@ class Editor:
             if direction is None:
                 raise ValueError(f"the direction {label} does not fit the generator {session.network}")
             latents = edit(latents, direction, strength, layers=chosen, generator=generator)
-        latents = latents.to_w_plus(generator.num_ws)
-        if truncation != 1.0:
-            w_avg = generator.mapping.w_avg.detach().cpu()
-            latents = Latents(truncate(latents.tensor, w_avg, float(truncation)), LatentSpace.W_PLUS)
+        latents = truncate(generator, latents, float(truncation))
         image = to_pil(render(generator, latents))[0]
         blended = None
         if blend_with and swap_res:

@@ -21,6 +21,7 @@ _EXPORTS = {
     "render": "editing",
     "generate": "editing",
     "style_mix": "editing",
+    "truncate": "editing",
     "blend": "mixing",
     "interpolate": "mixing",
     "fit_direction": "directions",
@@ -61,6 +62,7 @@ __all__ = [
     "train_classifier",
     "train_encoder",
     "train_gan",
+    "truncate",
 ]
 
 if TYPE_CHECKING:
@@ -69,7 +71,7 @@ if TYPE_CHECKING:
     from stylegan_edit.workflow.datasets import make_dataset
     from stylegan_edit.workflow.directions import fit_direction
     from stylegan_edit.workflow.edit_evaluation import edit_fidelity, ppl
-    from stylegan_edit.workflow.editing import edit, generate, render, style_mix
+    from stylegan_edit.workflow.editing import edit, generate, render, style_mix, truncate
     from stylegan_edit.workflow.encoder_training import train_encoder
     from stylegan_edit.workflow.evaluation import fid, separability
     from stylegan_edit.workflow.inversion import Inversion, encode, project

@@ -17,6 +17,7 @@ from stylegan_edit.editors.direction import Direction, load_direction
 from stylegan_edit.editors.edit import check_layers
 from stylegan_edit.editors.interfacegan import conditional_direction
 from stylegan_edit.generators import Generator, sampling
+from stylegan_edit.generators.mapping import truncate as truncate_ws
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.workflow.checks import at_least, finite, one_of, seeds_list
 from stylegan_edit.workflow.mixing import blend, interpolate
@@ -136,6 +137,17 @@ def render(generator: Generator, latents: Latents, *, noise_mode: str = "const")
     if not isinstance(latents, Latents):
         raise ValueError(f"latents must be a Latents (a tensor with its space), got {type(latents).__name__}")
     return sampling.render(generator, latents, noise_mode=noise_mode)
+
+
+def truncate(generator: Generator, latents: Latents, psi: float, *, cutoff: int | None = None) -> Latents:
+    """W or W+ latents pulled towards the generator's mean W by truncation psi (finite, in [-1, 2]; 1 leaves them
+    as they are) on the first `cutoff` layers (None: all), as W+ `[N, num_ws, w_dim]` (NVIDIA's `lerp`)."""
+    psi = finite("truncation psi", psi, min=TRUNC_RANGE[0], max=TRUNC_RANGE[1])
+    if latents.space is LatentSpace.Z:
+        raise ValueError("truncation applies to W or W+ latents; map z latents first")
+    ws = latents.to_w_plus(generator.num_ws).tensor
+    w_avg = generator.mapping.w_avg.detach().to(ws.device, ws.dtype)
+    return Latents(truncate_ws(ws, w_avg, psi, cutoff), LatentSpace.W_PLUS)
 
 
 def generate(
