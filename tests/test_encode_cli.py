@@ -12,6 +12,7 @@ import torch
 from click.testing import CliRunner, Result
 from PIL import Image
 
+from stylegan_edit.cli.edit import apply
 from stylegan_edit.cli.encode import encode
 from stylegan_edit.cli.handoff import find_last_latents
 from stylegan_edit.cli.project import project
@@ -211,6 +212,7 @@ def test_train_encoder_fine_tunes_an_encoder_file(tmp_path: Path, tiny_checkpoin
         ("missing-image", "no such file"),
         ("other-generator", "generator with resolution 32, num_ws 8, but this generator has resolution 16, num_ws 6"),
         ("network-as-encoder", "is a generator checkpoint, not an encoder"),
+        ("iterations-one-pass", "(e4e) encodes in one pass; iterations apply to ReStyle encoders only"),
         ("missing-encoder", "no such encoder file"),
         ("not-shipped", "no e4e encoder ships for the network"),
         ("init-encoder-in-w", "so preset encoder-adam needs space w+, not w"),
@@ -243,6 +245,8 @@ def test_bad_inputs_fail_with_one_line(
         result = _run(encode, photo, *network, "--encoder", path)
     elif case == "network-as-encoder":
         result = _run(encode, photo, *network, "--encoder", tiny_checkpoint)
+    elif case == "iterations-one-pass":
+        result = _run(encode, photo, *network, "--encoder", tiny_encoder, "--iterations", "2")
     elif case == "missing-encoder":
         result = _run(encode, photo, *network, "--encoder", tmp_path / "none.safetensors")
     elif case == "not-shipped":
@@ -319,3 +323,65 @@ def test_train_encoder_starts_the_backbone_from_the_classifier(
     encoder = read_encoder(tmp_path / "run" / "encoder-0000001.safetensors")
     assert encoder.config.backbone == "classifier" and encoder.config.stage_channels == (8, 16, 16, 16)
     assert encoder.config.input_resolution == 16 and encoder.metadata["backbone_init"] == "classifier"
+
+
+@pytest.fixture(scope="module")
+def restyle_e4e(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.official_restyle_checkpoints import write_restyle_checkpoint
+
+    path = tmp_path_factory.mktemp("restyle") / "restyle_e4e_encode.pt"
+    write_restyle_checkpoint(path, encoder_type="ProgressiveBackboneEncoder", output_size=8, seed=5)
+    return path
+
+
+def test_encode_with_a_restyle_checkpoint_alone_and_apply_finds_its_latents(tmp_path: Path, restyle_e4e: Path) -> None:
+    """No --network: the checkpoint's decoder renders; --iterations sets ReStyle's passes; `apply` then edits the
+    recorded latents with the decoder recorded with them."""
+    from stylegan_edit.editors.direction import Direction
+    from stylegan_edit.encoders.official import read_official_encoder
+    from stylegan_edit.images import load_image
+
+    photo = _photos(tmp_path / "in", 1)[0]
+    result = _run(encode, photo, "--encoder", restyle_e4e, "--no-align", "--iterations", "2", "--outdir", "out")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == f"{photo}: not aligned, centre-cropped 24x20 to 20x20, resized 20x20 to 8x8"
+    assert lines[1].startswith("photo0: ") and "PSNR" in lines[1] and "SSIM" in lines[1]
+    assert lines[2].startswith("encoded 1 images with restyle-e4e (2 iterations) in ")
+    folder = tmp_path / "out" / "photo0"
+    expected = {"compare.png", "latents.safetensors", "metrics.json", "proj.png", "projected_w.npz", "target.png"}
+    assert {p.name for p in folder.iterdir()} == expected
+    latents, meta = load_latents(folder / "latents.safetensors")
+    assert (meta["arch"], meta["encoder"], meta["network"]) == ("restyle-e4e", str(restyle_e4e), str(restyle_e4e))
+    codes = read_official_encoder(restyle_e4e).encode(load_image(photo, 8), 2)
+    assert torch.allclose(latents.tensor, codes.tensor, atol=1e-5)
+    with np.load(folder / "projected_w.npz") as data:
+        assert data["w"].shape == (1, 4, 512) and np.allclose(data["w"], codes.tensor.numpy(), atol=1e-5)
+    with Image.open(folder / "compare.png") as picture:
+        assert picture.size == (16, 8)  # target | reconstruction
+    handoff = find_last_latents()
+    assert handoff.command == "encode" and handoff.network == str(restyle_e4e)
+    vector = torch.randn(512, generator=torch.Generator().manual_seed(0))
+    Direction(vector, LatentSpace.W, "test", "test").save(tmp_path / "d.safetensors")
+    edited = _run(apply, "--direction", tmp_path / "d.safetensors", "--strength", "2", "--outdir", "edit")
+    assert edited.exit_code == 0, edited.output
+    assert "the last `encode`" in edited.output
+    moved, _ = load_latents(tmp_path / "edit" / "edited.safetensors")
+    assert torch.allclose(moved.tensor, latents.tensor + 2 * vector, atol=1e-6)
+
+
+def test_encode_refines_the_restyle_codes_by_lbfgs(tmp_path: Path, restyle_e4e: Path) -> None:
+    photo = _photos(tmp_path / "in", 1)[0]
+    args = [photo, "--encoder", restyle_e4e, "--no-align", "--iterations", "1", "--perceptual", "auto"]
+    result = _run(encode, *args, "--refine", "3", "--outdir", "refined")
+    assert result.exit_code == 0, result.output
+    assert "encoded 1 images with restyle-e4e (1 iterations), refined by 3 L-BFGS steps, in " in result.output
+    record = json.loads((tmp_path / "refined" / "photo0" / "metrics.json").read_text())
+    assert (record["preset"], record["steps"], record["arch"]) == ("encoder-lbfgs", "3", "restyle-e4e")
+    refined, _ = load_latents(tmp_path / "refined" / "photo0" / "latents.safetensors")
+    plain = _run(encode, *args, "--outdir", "plain")
+    assert plain.exit_code == 0, plain.output
+    start, _ = load_latents(tmp_path / "plain" / "photo0" / "latents.safetensors")
+    assert not torch.allclose(refined.tensor, start.tensor)
+    before = json.loads((tmp_path / "plain" / "photo0" / "metrics.json").read_text())
+    assert record["mse"] <= before["mse"]  # L-BFGS keeps each image's best point (pixel MSE: no VGG, no disc)

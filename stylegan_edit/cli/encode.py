@@ -1,4 +1,5 @@
-"""`stylegan-edit encode`: invert photos in one pass with a pSp / e4e encoder, writing what `project` writes."""
+"""`stylegan-edit encode`: invert photos with a pSp / e4e encoder (ours or an official checkpoint) or a ReStyle
+checkpoint's iterations, optionally refined by L-BFGS, writing what `project` writes."""
 
 from __future__ import annotations
 
@@ -21,7 +22,23 @@ PERCEPTUAL_HELP = (
 @click.command()
 @photo_options
 @encoder_option
-@network_option
+@network_option(default_text="synthfaces-64; the decoder inside an official pSp / e4e / ReStyle --encoder file")
+@click.option(
+    "--iterations",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Iterations of a ReStyle encoder, each adding a correction to the codes (one-pass encoders refuse it).  "
+    "[default: 5, as ReStyle's inference]",
+)
+@click.option(
+    "--refine",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    metavar="STEPS",
+    help="Then refine the codes by this many L-BFGS steps (as `project --preset encoder-lbfgs`, minimising the "
+    "--perceptual distance); 0 keeps the encoder's codes.",
+)
 @outdir_option(Path("out/encode"), "one sub-folder per image and projected.safetensors with all latents")
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True, help="Images per batch.")
 @click.option(
@@ -36,6 +53,8 @@ def encode(
     face_index: int,
     encoder_spec: str,
     network_spec: str | None,
+    iterations: int | None,
+    refine: int,
     outdir: Path,
     batch_size: int,
     perceptual: str,
@@ -43,9 +62,10 @@ def encode(
     device: str,
 ) -> None:
     """Encode IMAGES into the generator's W+ with a trained encoder (pSp reconstructs best alone, e4e keeps its
-    codes closer to W and so more editable); write per-image latents (native and NVIDIA projected_w.npz),
-    proj.png, compare.png (target | reconstruction) and metrics, and record the latents for `apply`. Refine the
-    codes by optimisation with `project --preset encoder-lbfgs`."""
+    codes closer to W and so more editable; ReStyle iterates either, correcting its codes a few times); write
+    per-image latents (native and NVIDIA projected_w.npz), proj.png, compare.png (target | reconstruction) and
+    metrics, and record the latents for `apply`. An official pSp / e4e / ReStyle .pt holds its generator, so
+    --network may be left out. --refine STEPS continues with L-BFGS from the codes."""
     from tqdm import tqdm
 
     from stylegan_edit.assets import resolve_network
@@ -60,6 +80,8 @@ def encode(
                 network_spec,
                 list(images),
                 encoder=encoder_spec,
+                iterations=iterations,
+                refine=refine,
                 perceptual=perceptual,
                 align=align,
                 face_index=face_index,
@@ -75,5 +97,8 @@ def encode(
         network = resolve_network(network_spec) if network_spec else result.network
         record = record_latents(saved.combined, command="encode", network=network)
     milliseconds = 1000 * result.seconds / len(result.latents)
-    click.echo(f"encoded {len(result.latents)} images with {result.encoder_arch} in {milliseconds:.1f} ms each")
+    passes = f" ({result.iterations} iterations)" if result.iterations is not None else ""
+    refined = f", refined by {result.num_steps} L-BFGS steps," if result.preset is not None else ""
+    how = f"{result.encoder_arch}{passes}{refined}"
+    click.echo(f"encoded {len(result.latents)} images with {how} in {milliseconds:.1f} ms each")
     click.echo(f"latents: {saved.combined} (recorded in {record} for `stylegan-edit apply`)")

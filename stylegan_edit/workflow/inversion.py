@@ -1,11 +1,13 @@
 """Inversion of photos into a generator's latents: `project` (a preset's optimisation, from the mean W, an
-encoder's codes or given latents) and `encode` (one encoder pass), both returning an `Inversion`."""
+encoder's codes or given latents) and `encode` (an encoder's pass, or a ReStyle encoder's iterations, optionally
+refined by L-BFGS), both returning an `Inversion`."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import torch
 from torch import Tensor
@@ -21,8 +23,10 @@ from stylegan_edit.workflow.starts import (
     EncoderInput,
     LatentsInput,
     NetworkInput,
+    encoder_pass,
     load,
     load_checked_encoder,
+    network_of,
     projection_start,
 )
 from stylegan_edit.workflow.targets import Images, read_targets
@@ -41,9 +45,10 @@ class Inversion:
     projection recipe (None for `encode`); num_steps: the steps run (0 for `encode`); objective: the loss in
     words (`1*disc + 0.1*mse`, empty for `encode`); network: the name or path the network was
     loaded from (None when passed as an object); encoder / encoder_arch: the encoder that gave the codes or the
-    start; seed: image k drew its randomness from `seed + k`; seconds: the optimisation's (or the encoder's)
-    wall time; notes: what was done to each photo before inverting it (`photo.png: aligned from 512x512 (face 1
-    of 2) to 64x64`; empty for tensor targets).
+    start; iterations: the ReStyle iterations it ran (None for a one-pass encoder, or no encoder); seed: image
+    k drew its randomness from `seed + k`; seconds: the optimisation's (or the encoder's) wall time; notes: what
+    was done to each photo before inverting it (`photo.png: aligned from 512x512 (face 1 of 2) to 64x64`; empty
+    for tensor targets).
     """
 
     latents: Latents
@@ -61,6 +66,7 @@ class Inversion:
     network: str | None = None
     encoder: str | None = None
     encoder_arch: str | None = None
+    iterations: int | None = None
     seed: int = 0
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
@@ -104,6 +110,7 @@ def project(
     preset: str | Preset = DEFAULT_PRESET,
     num_steps: int | None = None,
     encoder: EncoderInput = "psp",
+    iterations: int | None = None,
     init: LatentsInput | None = None,
     loss: str = "auto",
     noise: bool = False,
@@ -118,16 +125,19 @@ def project(
     """Project `images` into `network`'s `space` (`w` or `w+`) by the preset's optimisation.
 
     network: a `Generator` (no discriminator, so no `disc` loss), a `Network`, or a bundled name / checkpoint
-    path loaded on `device` (None: the default model). images: paths or PIL images, or a tensor `[N, 3, R, R]`
+    path loaded on `device` (None: the default model, or the decoder of an official pSp / e4e / ReStyle checkpoint
+    given as the encoder of an `encoder-*` preset). images: paths or PIL images, or a tensor `[N, 3, R, R]`
     in [-1, 1] at the generator's resolution. align: None (auto) FFHQ-aligns a photo in which a face is found
     unless it is a face crop already, else centre-crops; True aligns (no face: refused); False centre-crops
     (see `read_targets`); face_index: the face to align, 0 the largest. preset: `nvidia` (the default),
     `lbfgs`, `encoder-lbfgs`, `encoder-adam` (see `PRESETS`) or a `Preset`; num_steps: None runs the
-    preset's. encoder: the encoder of `encoder-*` presets (`psp` / `e4e` shipped for a bundled network, a file,
-    or a `StyleEncoder`). init: latents (or a latents file) to start from instead of the preset's start: one
-    code for all images or one per image. loss: as `choose_loss` reads it (`auto`, `lpips`, `disc`, `mse`,
-    ...). noise: optimise the noise maps too (Adam presets only). Images are optimised `batch_size` at a time,
-    image k with its own random stream `seed + k`, so the batching changes the result only by rounding.
+    preset's. encoder: the encoder of `encoder-*` presets (`psp` / `e4e` shipped for a bundled network, a file:
+    ours or an official pSp / e4e / ReStyle checkpoint, or an encoder object); iterations: a ReStyle encoder's
+    (None: 5; refused for other encoders and starts). init: latents (or a latents file) to start from instead
+    of the preset's start: one code for all images or one per image. loss: as `choose_loss` reads it (`auto`,
+    `lpips`, `disc`, `mse`, ...). noise: optimise the noise maps too (Adam presets only). Images are optimised
+    `batch_size` at a time, image k with its own random stream `seed + k`, so the batching changes the result
+    only by rounding.
     num_frames: keep the reconstructions at that many evenly spaced steps (`frames`).
     progress: called with a `ProjectionStart`, then a `ProjectionProgress` per step of each batch.
     Every input is checked (files read, the start and the loss resolved) before any optimisation.
@@ -142,12 +152,21 @@ def project(
         raise ValueError(f"preset {recipe.name} runs L-BFGS, which optimises the latents only: noise maps need Adam")
     if recipe.start != "mean" and init is None and space != "w+":
         raise ValueError(f"encoders give w+ codes, so preset {recipe.name} needs space w+, not {space}")
+    if recipe.start != "mean" and init is None:
+        network = network_of(network, encoder)
     loaded, network_name = load(network, device)
     generator = loaded.generator
     read = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
     targets = read.images
     start = projection_start(
-        recipe, init, encoder, generator=generator, space=space, num_images=len(targets), network_name=network_name
+        recipe,
+        init,
+        encoder,
+        generator=generator,
+        space=space,
+        num_images=len(targets),
+        network_name=network_name,
+        iterations=iterations,
     )
     choice = choose_loss(loss, loaded)
     projector = Projector(
@@ -205,6 +224,7 @@ def project(
         network=network_name,
         encoder=start.encoder,
         encoder_arch=start.encoder_arch,
+        iterations=start.iterations,
         seed=seed,
         seconds=seconds,
         notes=read.notes,
@@ -216,6 +236,8 @@ def encode(
     images: Images,
     *,
     encoder: EncoderInput = "psp",
+    iterations: int | None = None,
+    refine: int = 0,
     perceptual: str = "auto",
     align: bool | None = None,
     face_index: int = 0,
@@ -223,17 +245,37 @@ def encode(
     progress: Callable[[int, int], None] | None = None,
     device: torch.device | str | None = None,
 ) -> Inversion:
-    """Invert `images` in one forward pass of an encoder (`psp` / `e4e` shipped for a bundled network, an
-    encoder file, or a `StyleEncoder`) into W+; refine the codes with `project(..., preset="encoder-lbfgs")`.
+    """Invert `images` into W+ with an encoder: `psp` / `e4e` shipped for a bundled network, a file (ours, or an
+    official pSp / e4e / ReStyle checkpoint), or an encoder object.
 
-    network and images as `project` reads them; perceptual: the distance reported in the metrics, chosen as
-    `project`'s loss is; align and face_index as `project` reads them; progress: called with (images done,
-    total) after each batch. `seconds` is the time of the encoder's passes alone.
+    network and images as `project` reads them (None: the default model, or the decoder inside an official
+    checkpoint given as `encoder`); iterations: a ReStyle encoder's (None: its 5), refused in one line for
+    one-pass encoders; refine: L-BFGS steps from the encoder's codes, `project(..., preset="encoder-lbfgs",
+    num_steps=refine)` minimising `perceptual` as project's `loss` (0: none); perceptual: the distance reported
+    in the metrics, chosen as `project`'s loss is; align and face_index as `project` reads them; progress: called
+    with (images done, total) after each batch. `seconds` is the time of the encoder's passes alone (with
+    `refine`, of the whole projection).
     """
     at_least("batch_size", batch_size, 1)
-    loaded, network_name = load(network, device)
+    if at_least("refine", refine, 0):
+        return project(
+            network,
+            images,
+            preset="encoder-lbfgs",
+            num_steps=refine,
+            encoder=encoder,
+            iterations=iterations,
+            loss=perceptual,
+            align=align,
+            face_index=face_index,
+            batch_size=batch_size,
+            progress=None if progress is None else partial(_images_done, progress),
+            device=device,
+        )
+    loaded, network_name = load(network_of(network, encoder), device)
     generator = loaded.generator
     model, label = load_checked_encoder(encoder, generator, network_name)
+    run, count = encoder_pass(model, label, iterations)
     read = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
     targets = read.images
     choice = choose_loss(perceptual, loaded)
@@ -242,7 +284,7 @@ def encode(
     for first in range(0, len(targets), batch_size):
         batch = targets[first : first + batch_size]
         began = time.perf_counter()
-        latents = model.encode(batch.to(generator.device))
+        latents = run(batch.to(generator.device))
         seconds += time.perf_counter() - began
         reconstruction = render(generator, latents)
         metrics = _metrics(reconstruction, batch, choice, generator.device)
@@ -263,6 +305,7 @@ def encode(
         network=network_name,
         encoder=label,
         encoder_arch=model.arch,
+        iterations=count,
         seconds=seconds,
         notes=read.notes,
     )
@@ -276,6 +319,11 @@ def frame_steps(num_steps: int, num_frames: int) -> list[int]:
     if num_frames == 1:
         return [num_steps - 1]
     return sorted({round(i * (num_steps - 1) / (num_frames - 1)) for i in range(num_frames)})
+
+
+def _images_done(progress: Callable[[int, int], None], event: ProjectionEvent) -> None:
+    if isinstance(event, ProjectionProgress) and event.step.step + 1 == event.step.num_steps:
+        progress(event.first + event.count, event.num_images)
 
 
 def _metrics(images: Tensor, targets: Tensor, choice: LossChoice, device: torch.device) -> dict[str, Tensor]:

@@ -1,23 +1,45 @@
-"""What an inversion starts from: the network (an object, or a bundled name / checkpoint to load), the encoder,
-and the starting latents of a projection (the mean W, an encoder's codes, or given latents), checked up front."""
+"""What an inversion starts from: the network (an object, or a bundled name / checkpoint to load), the encoder
+(and a ReStyle encoder's iterations), and the starting latents of a projection (the mean W, an encoder's codes, or
+given latents), checked up front."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
+from torch import Tensor
 
 from stylegan_edit.assets import DEFAULT_NETWORK
 from stylegan_edit.encoders.checkpoint import load_encoder
-from stylegan_edit.encoders.encoder import StyleEncoder
+from stylegan_edit.encoders.official.encoder import OfficialEncoder
+from stylegan_edit.encoders.official.restyle import DEFAULT_ITERATIONS, ReStyleEncoder
 from stylegan_edit.generators import Generator, Network
 from stylegan_edit.invert.initial import Init, check_compatible, convert
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
+from stylegan_edit.workflow.checks import at_least
 from stylegan_edit.workflow.presets import Preset
 
+
+class ImageEncoder(Protocol):
+    """What an inversion needs of an encoder object: ours (`StyleEncoder`), an official pSp / e4e checkpoint's
+    (`OfficialEncoder`) or a ReStyle one's (`ReStyleEncoder`)."""
+
+    @property
+    def arch(self) -> str: ...
+
+    def encode(self, images: Tensor) -> Latents: ...
+
+    def check_generator(self, generator: Generator, source: str = ...) -> None: ...
+
+    def to(self, device: torch.device) -> Any: ...
+
+
 NetworkInput = Network | Generator | str | Path | None
-EncoderInput = StyleEncoder | str | Path
+EncoderInput = ImageEncoder | str | Path
 LatentsInput = Latents | str | Path
 
 
@@ -30,6 +52,7 @@ class Start:
     text: str
     encoder: str | None = None
     encoder_arch: str | None = None
+    iterations: int | None = None
 
 
 def load(network: NetworkInput, device: torch.device | str | None) -> tuple[Network, str | None]:
@@ -45,17 +68,51 @@ def load(network: NetworkInput, device: torch.device | str | None) -> tuple[Netw
     return load_network(network, device=device or "cpu"), DEFAULT_NETWORK if network is None else str(network)
 
 
+def network_of(network: NetworkInput, encoder: EncoderInput) -> NetworkInput:
+    """`network`; when None and `encoder` is an official pSp / e4e / ReStyle checkpoint (a file, or its encoder
+    object), the generator that checkpoint holds (its decoder, which the encoder was trained with)."""
+    if network is not None:
+        return network
+    if isinstance(encoder, ReStyleEncoder):
+        return encoder.decoder
+    if isinstance(encoder, OfficialEncoder):
+        return Path(encoder.source)
+    if not isinstance(encoder, str | Path):
+        return None
+    from stylegan_edit.assets import resolve_encoder
+    from stylegan_edit.formats.native import sniff_format
+
+    path = resolve_encoder(encoder, None)
+    return path.resolve() if sniff_format(path) == "torch-zip" else None
+
+
 def load_checked_encoder(
     encoder: EncoderInput, generator: Generator, network_name: str | None
-) -> tuple[StyleEncoder, str]:
+) -> tuple[ImageEncoder, str]:
     """The encoder (`psp` / `e4e`: the one shipped for the bundled `network_name`, the default model when None; a
-    bundled encoder's name; a file; or a `StyleEncoder`), on the generator's device and checked against it."""
-    if isinstance(encoder, StyleEncoder):
-        model, label = encoder.to(generator.device), f"a {encoder.arch} encoder"
-    else:
+    bundled encoder's name; a file: ours or an official pSp / e4e / ReStyle checkpoint; or an encoder object), on
+    the generator's device and checked against it."""
+    if isinstance(encoder, str | Path):
         model, label = load_encoder(encoder, network=network_name, device=generator.device), str(encoder)
+    else:
+        model, label = encoder.to(generator.device), f"a {encoder.arch} encoder"
     model.check_generator(generator, f"the encoder {label}")
     return model, label
+
+
+def encoder_pass(
+    model: ImageEncoder, label: str, iterations: int | None
+) -> tuple[Callable[[Tensor], Latents], int | None]:
+    """`model`'s images -> codes and the ReStyle iterations it runs (`iterations`, None: ReStyle's 5; None for
+    one-pass encoders, which refuse `iterations` in one line)."""
+    if not isinstance(model, ReStyleEncoder):
+        if iterations is not None:
+            raise ValueError(
+                f"the encoder {label} ({model.arch}) encodes in one pass; iterations apply to ReStyle encoders only"
+            )
+        return model.encode, None
+    count = DEFAULT_ITERATIONS if iterations is None else at_least("iterations", iterations, 1)
+    return partial(model.encode, iterations=count), count
 
 
 def projection_start(
@@ -67,9 +124,14 @@ def projection_start(
     space: str,
     num_images: int,
     network_name: str | None,
+    iterations: int | None = None,
 ) -> Start:
-    """`init` when given (latents or a latents file: one code, or one per image), else the preset's start."""
+    """`init` when given (latents or a latents file: one code, or one per image), else the preset's start;
+    `iterations`: a ReStyle encoder's (None: 5), refused for any other start."""
     target_space = LatentSpace(space)
+    if iterations is not None and (init is not None or preset.start == "mean"):
+        start = "the given latents" if init is not None else "the mean W"
+        raise ValueError(f"iterations apply to a ReStyle encoder's codes; preset {preset.name} starts from {start}")
     if init is not None:
         if isinstance(init, Latents):
             latents, source, text = init, "init", "the given latents"
@@ -86,4 +148,6 @@ def projection_start(
     if target_space is not LatentSpace.W_PLUS:
         raise ValueError(f"encoders give w+ codes, so preset {preset.name} needs space w+, not {target_space.value}")
     model, label = load_checked_encoder(encoder, generator, network_name)
-    return Start(model.encode, f"the {label} encoder's codes", label, model.arch)
+    run, count = encoder_pass(model, label, iterations)
+    text = f"the {label} encoder's codes" + (f" ({count} iterations)" if count is not None else "")
+    return Start(run, text, label, model.arch, count)
