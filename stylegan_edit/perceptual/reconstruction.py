@@ -1,4 +1,5 @@
-"""Reconstruction metrics between images in [-1, 1]: MSE, PSNR and SSIM on the [0, 1] scale, plus a perceptual distance.
+"""Reconstruction metrics between images in [-1, 1]: MSE, PSNR and SSIM on the [0, 1] scale, plus a perceptual distance
+and, on request, face identity.
 
 SSIM follows Wang et al. 2004 with an 11x11 Gaussian window (sigma 1.5) over valid positions, as
 `skimage.metrics.structural_similarity(..., gaussian_weights=True, use_sample_covariance=False, data_range=1)`.
@@ -6,11 +7,14 @@ SSIM follows Wang et al. 2004 with an 11x11 Gaussian window (sigma 1.5) over val
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from stylegan_edit.perceptual.identity import identity_similarity
 
 if TYPE_CHECKING:
     from stylegan_edit.perceptual.losses import PerceptualLoss
@@ -75,14 +79,28 @@ def ssim(images: Tensor, targets: Tensor) -> Tensor:
 
 
 def reconstruction_metrics(
-    images: Tensor, targets: Tensor, perceptual: PerceptualLoss | None = None
+    images: Tensor, targets: Tensor, perceptual: PerceptualLoss | None = None, *, identity: bool = False
 ) -> dict[str, Tensor]:
     """Per-image `mse`, `psnr`, `ssim` and, when a perceptual loss is given, `perceptual` (each `[N]`, on CPU).
 
-    images and targets: `[N, 3, H, W]` in [-1, 1] on the perceptual loss's device.
+    images and targets: `[N, 3, H, W]` in [-1, 1] on the perceptual loss's device. identity: also `identity`, the
+    cosine similarity of dlib's face descriptors (`perceptual.identity.IDENTITY_MEASURE`), NaN for an image pair
+    in which dlib finds no face, and left out when it finds none in any pair (not a face image).
     """
     with torch.no_grad():
         result = {"mse": mse(images, targets), "psnr": psnr(images, targets), "ssim": ssim(images, targets)}
         if perceptual is not None:
             result["perceptual"] = perceptual(images.to(torch.float32), targets.to(images.device, torch.float32))
+    if identity:
+        result.update(identity_metric(images, targets))
     return {k: v.detach().cpu() for k, v in result.items()}
+
+
+def identity_metric(images: Tensor, targets: Tensor) -> dict[str, Tensor]:
+    """`{"identity": [N]}`: per pair the cosine similarity of dlib's face descriptors, NaN where dlib finds no face
+    in the image or its target; `{}` when it finds none in any pair. images, targets: `[N, 3, H, W]` in [-1, 1]."""
+    _check(images, targets)
+    similarities = identity_similarity(images, targets)
+    if all(s is None for s in similarities):
+        return {}
+    return {"identity": torch.tensor([math.nan if s is None else s for s in similarities])}

@@ -6,19 +6,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 
 import torch
 from torch import Tensor
 
 from stylegan_edit.generators.sampling import render
-from stylegan_edit.invert.projector import ProjectionStep, Projector
+from stylegan_edit.invert.projector import Projector
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.perceptual.choice import LossChoice, choose_loss
-from stylegan_edit.perceptual.reconstruction import reconstruction_metrics
+from stylegan_edit.perceptual.reconstruction import identity_metric, reconstruction_metrics
 from stylegan_edit.workflow.checks import at_least, one_of
 from stylegan_edit.workflow.presets import DEFAULT_PRESET, Preset, get_preset
+from stylegan_edit.workflow.results import Inversion, ProjectionEvent, ProjectionProgress, ProjectionStart
 from stylegan_edit.workflow.starts import (
     EncoderInput,
     LatentsInput,
@@ -31,75 +32,7 @@ from stylegan_edit.workflow.starts import (
 )
 from stylegan_edit.workflow.targets import Images, read_targets
 
-
-@dataclass(frozen=True, eq=False)
-class Inversion:
-    """Photos inverted into a generator's latents (every tensor on the CPU).
-
-    latents: one code per image; images: the reconstructions `[N, 3, H, W]` in [-1, 1]; targets: what was
-    inverted, the same shape; metrics: per-image `mse`, `psnr`, `ssim` and, when a perceptual distance is
-    available, `perceptual` (each `[N]`); noise: the optimised noise maps `[N, 1, r, r]` per layer (empty when
-    not optimised); loss: the objective chosen (its `metric` gave `perceptual`); loss_history: the minimised
-    loss per step `[num_steps, N]`; frames: reconstructions `[N, 3, H, W]` at the recorded steps; num_ws: the
-    generator's W+ layers (to write W codes as NVIDIA's projected_w.npz); preset: the
-    projection recipe (None for `encode`); num_steps: the steps run (0 for `encode`); objective: the loss in
-    words (`1*disc + 0.1*mse`, empty for `encode`); network: the name or path the network was
-    loaded from (None when passed as an object); encoder / encoder_arch: the encoder that gave the codes or the
-    start; iterations: the ReStyle iterations it ran (None for a one-pass encoder, or no encoder); seed: image
-    k drew its randomness from `seed + k`; seconds: the optimisation's (or the encoder's) wall time; notes: what
-    was done to each photo before inverting it (`photo.png: aligned from 512x512 (face 1 of 2) to 64x64`; empty
-    for tensor targets).
-    """
-
-    latents: Latents
-    images: Tensor
-    targets: Tensor
-    metrics: dict[str, Tensor]
-    noise: list[Tensor]
-    loss: LossChoice
-    loss_history: Tensor
-    frames: dict[int, Tensor]
-    num_ws: int
-    preset: Preset | None = None
-    num_steps: int = 0
-    objective: str = ""
-    network: str | None = None
-    encoder: str | None = None
-    encoder_arch: str | None = None
-    iterations: int | None = None
-    seed: int = 0
-    seconds: float = 0.0
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ProjectionStart:
-    """Sent once before any optimisation: what runs and what was done to each photo, as lines for the user
-    (`lines`: the preset, the loss, then one note per photo)."""
-
-    preset: Preset
-    num_steps: int
-    start: str
-    loss: LossChoice
-    num_images: int
-    notes: tuple[str, ...] = ()
-
-    @property
-    def lines(self) -> list[str]:
-        return [self.preset.describe(num_steps=self.num_steps, start=self.start), self.loss.describe(), *self.notes]
-
-
-@dataclass(frozen=True)
-class ProjectionProgress:
-    """One optimisation step of the batch of images `first` to `first + count - 1` (of `num_images`)."""
-
-    step: ProjectionStep
-    first: int
-    count: int
-    num_images: int
-
-
-ProjectionEvent = ProjectionStart | ProjectionProgress
+__all__ = ["Inversion", "ProjectionEvent", "ProjectionProgress", "ProjectionStart", "encode", "frame_steps", "project"]
 
 
 def project(
@@ -208,11 +141,13 @@ def project(
         noise_parts.append([n.cpu() for n in last.noise])
     seconds = time.perf_counter() - began
     joined = {key: torch.cat([part[key] for part in parts], dim=1 if key == "history" else 0) for key in parts[0]}
+    images = joined.pop("images")
+    measured: dict[str, Tensor] = {key: joined[key] for key in ("mse", "psnr", "ssim", "perceptual") if key in joined}
     return Inversion(
         latents=Latents(joined.pop("latents"), LatentSpace(space)),
-        images=joined.pop("images"),
+        images=images,
         targets=targets,
-        metrics={key: joined[key] for key in ("mse", "psnr", "ssim", "perceptual") if key in joined},
+        metrics=_with_identity(measured, images, targets),
         noise=[torch.cat(layer) for layer in zip(*noise_parts, strict=True)],
         loss=choice,
         preset=recipe,
@@ -292,11 +227,12 @@ def encode(
         if progress is not None:
             progress(first + batch.shape[0], len(targets))
     joined = {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
+    codes, images = joined.pop("latents"), joined.pop("images")
     return Inversion(
-        latents=Latents(joined.pop("latents"), LatentSpace.W_PLUS),
-        images=joined.pop("images"),
+        latents=Latents(codes, LatentSpace.W_PLUS),
+        images=images,
         targets=targets,
-        metrics=joined,
+        metrics=_with_identity(joined, images, targets),
         noise=[],
         loss=choice,
         loss_history=torch.zeros(0, len(targets)),
@@ -328,3 +264,9 @@ def _images_done(progress: Callable[[int, int], None], event: ProjectionEvent) -
 
 def _metrics(images: Tensor, targets: Tensor, choice: LossChoice, device: torch.device) -> dict[str, Tensor]:
     return reconstruction_metrics(images.to(device), targets.to(device), choice.metric)
+
+
+def _with_identity(metrics: dict[str, Tensor], images: Tensor, targets: Tensor) -> dict[str, Tensor]:
+    """The metrics plus `identity` (cosine of dlib's face descriptors of reconstruction and target) when dlib finds
+    faces: computed once over all images, because a batch without faces has no such entry."""
+    return {**metrics, **identity_metric(images, targets)}

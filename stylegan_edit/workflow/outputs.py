@@ -4,6 +4,7 @@ NVIDIA's projected_w.npz, the images, metrics, optional strip / video / noise ma
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -113,7 +114,7 @@ def save_inversion(
         if video:
             frames["video"] = [pictures[s] for s in steps]
         folder = outdir / name
-        metrics = {key: float(value[k]) for key, value in result.metrics.items()}
+        metrics = {key: float(value[k]) for key, value in result.metrics.items() if not math.isnan(float(value[k]))}
         _write_image(folder, result, k, metadata, metrics, frames)
         folders.append(folder)
         lines.append(_metrics_line(metrics, _perceptual_name(result)) + f"  -> {folder}")
@@ -171,4 +172,6 @@ def _metrics_line(metrics: dict[str, float], perceptual_name: str | None) -> str
     line = f"MSE {metrics['mse']:.5f}  PSNR {metrics['psnr']:.2f} dB  SSIM {metrics['ssim']:.4f}"
     if "perceptual" in metrics:
         line += f"  {perceptual_name} {metrics['perceptual']:.4f}"
+    if "identity" in metrics:
+        line += f"  identity {metrics['identity']:.4f}"
     return line

@@ -1,0 +1,83 @@
+"""What the inversion workflow returns: the `Inversion` of a batch of photos, and the progress events a projection
+reports while it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor
+
+from stylegan_edit.invert.projector import ProjectionStep
+from stylegan_edit.latents import Latents
+from stylegan_edit.perceptual.choice import LossChoice
+from stylegan_edit.workflow.presets import Preset
+
+
+@dataclass(frozen=True, eq=False)
+class Inversion:
+    """Photos inverted into a generator's latents (every tensor on the CPU).
+
+    latents: one code per image; images: the reconstructions `[N, 3, H, W]` in [-1, 1]; targets: what was
+    inverted, the same shape; metrics: per-image `mse`, `psnr`, `ssim` and, when a perceptual distance is
+    available, `perceptual` (each `[N]`); noise: the optimised noise maps `[N, 1, r, r]` per layer (empty when
+    not optimised); loss: the objective chosen (its `metric` gave `perceptual`); loss_history: the minimised
+    loss per step `[num_steps, N]`; frames: reconstructions `[N, 3, H, W]` at the recorded steps; num_ws: the
+    generator's W+ layers (to write W codes as NVIDIA's projected_w.npz); preset: the
+    projection recipe (None for `encode`); num_steps: the steps run (0 for `encode`); objective: the loss in
+    words (`1*disc + 0.1*mse`, empty for `encode`); network: the name or path the network was
+    loaded from (None when passed as an object); encoder / encoder_arch: the encoder that gave the codes or the
+    start; iterations: the ReStyle iterations it ran (None for a one-pass encoder, or no encoder); seed: image
+    k drew its randomness from `seed + k`; seconds: the optimisation's (or the encoder's) wall time; notes: what
+    was done to each photo before inverting it (`photo.png: aligned from 512x512 (face 1 of 2) to 64x64`; empty
+    for tensor targets).
+    """
+
+    latents: Latents
+    images: Tensor
+    targets: Tensor
+    metrics: dict[str, Tensor]
+    noise: list[Tensor]
+    loss: LossChoice
+    loss_history: Tensor
+    frames: dict[int, Tensor]
+    num_ws: int
+    preset: Preset | None = None
+    num_steps: int = 0
+    objective: str = ""
+    network: str | None = None
+    encoder: str | None = None
+    encoder_arch: str | None = None
+    iterations: int | None = None
+    seed: int = 0
+    seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectionStart:
+    """Sent once before any optimisation: what runs and what was done to each photo, as lines for the user
+    (`lines`: the preset, the loss, then one note per photo)."""
+
+    preset: Preset
+    num_steps: int
+    start: str
+    loss: LossChoice
+    num_images: int
+    notes: tuple[str, ...] = ()
+
+    @property
+    def lines(self) -> list[str]:
+        return [self.preset.describe(num_steps=self.num_steps, start=self.start), self.loss.describe(), *self.notes]
+
+
+@dataclass(frozen=True)
+class ProjectionProgress:
+    """One optimisation step of the batch of images `first` to `first + count - 1` (of `num_images`)."""
+
+    step: ProjectionStep
+    first: int
+    count: int
+    num_images: int
+
+
+ProjectionEvent = ProjectionStart | ProjectionProgress
