@@ -129,9 +129,7 @@ def test_folders_are_paired_by_name(tmp_path: Path, astronaut: Image.Image, lfw_
     assert "mean over 2 of 3 pairs" in lines[-2]
 
 
-def test_encode_reports_identity_on_face_photos_and_not_on_other_images(
-    astronaut: Image.Image, tmp_path: Path
-) -> None:
+def test_encode_reports_identity_on_face_photos_and_not_on_other_images(astronaut: Image.Image, tmp_path: Path) -> None:
     from stylegan_edit.workflow.inversion import encode
     from stylegan_edit.workflow.outputs import save_inversion
 
