@@ -104,11 +104,26 @@ def generator_fingerprint(generator: Generator) -> str:
 def check_generator(config: EncoderConfig, generator: Generator, source: str) -> None:
     """Raise a one-line `ValueError` naming the fields (resolution, num_ws, w_dim) in which `generator` differs
     from the generator the encoder `source` was built for."""
+    check_generator_shape(
+        generator,
+        source,
+        resolution=config.img_resolution,
+        num_ws=config.num_ws,
+        w_dim=config.w_dim,
+        img_channels=config.img_channels,
+    )
+
+
+def check_generator_shape(
+    generator: Generator, source: str, *, resolution: int, num_ws: int, w_dim: int, img_channels: int
+) -> None:
+    """Raise a one-line `ValueError` naming the fields in which `generator` differs from the shape an encoder
+    `source` was made for (every encoder kind checks the same four)."""
     fields = [
-        ("resolution", config.img_resolution, generator.img_resolution),
-        ("num_ws", config.num_ws, generator.num_ws),
-        ("w_dim", config.w_dim, generator.w_dim),
-        ("img_channels", config.img_channels, generator.config.img_channels),
+        ("resolution", resolution, generator.img_resolution),
+        ("num_ws", num_ws, generator.num_ws),
+        ("w_dim", w_dim, generator.w_dim),
+        ("img_channels", img_channels, generator.config.img_channels),
     ]
     wrong = [(name, ours, theirs) for name, ours, theirs in fields if ours != theirs]
     if wrong:

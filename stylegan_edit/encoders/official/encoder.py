@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stylegan_edit.encoders.config import check_generator_shape
 from stylegan_edit.generators import Generator
 from stylegan_edit.latents import Latents, LatentSpace
 
@@ -103,14 +104,11 @@ class OfficialEncoder(nn.Module):
     def check_generator(self, generator: Generator, source: str = "the encoder") -> None:
         """Raise a one-line `ValueError` when `generator` is not of the decoder's shape (resolution, num_ws, w_dim,
         RGB); the official file does not record which trained generator it belongs to."""
-        fields = [
-            ("resolution", self.spec.output_size, generator.img_resolution),
-            ("num_ws", self.spec.n_styles, generator.num_ws),
-            ("w_dim", STYLE_DIM, generator.w_dim),
-            ("img_channels", 3, generator.config.img_channels),
-        ]
-        wrong = [(name, ours, theirs) for name, ours, theirs in fields if ours != theirs]
-        if wrong:
-            needed = ", ".join(f"{name} {ours}" for name, ours, _ in wrong)
-            given = ", ".join(f"{name} {theirs}" for name, _, theirs in wrong)
-            raise ValueError(f"{source} was made for a generator with {needed}, but this generator has {given}")
+        check_generator_shape(
+            generator,
+            source,
+            resolution=self.spec.output_size,
+            num_ws=self.spec.n_styles,
+            w_dim=STYLE_DIM,
+            img_channels=3,
+        )

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from stylegan_edit.encoders.config import generator_fingerprint
+from stylegan_edit.encoders.config import check_generator_shape, generator_fingerprint
 from stylegan_edit.encoders.official.encoder import INPUT_SIDE, STYLE_DIM, OfficialSpec, official_input
 from stylegan_edit.encoders.official.irse import GradualStyleBlock, InputLayer, IRSEBody
 from stylegan_edit.files import CheckpointError, build_strict, malformed
@@ -139,17 +139,14 @@ class ReStyleEncoder(nn.Module):
     def check_generator(self, generator: Generator, source: str = "the encoder") -> None:
         """Raise a one-line `ValueError` when `generator` is not of the decoder's shape; log a warning when it has
         the shape but other weights (the codes are fitted to the decoder's images, not to its)."""
-        fields = [
-            ("resolution", self.decoder.img_resolution, generator.img_resolution),
-            ("num_ws", self.num_ws, generator.num_ws),
-            ("w_dim", STYLE_DIM, generator.w_dim),
-            ("img_channels", 3, generator.config.img_channels),
-        ]
-        wrong = [(name, ours, theirs) for name, ours, theirs in fields if ours != theirs]
-        if wrong:
-            needed = ", ".join(f"{name} {ours}" for name, ours, _ in wrong)
-            given = ", ".join(f"{name} {theirs}" for name, _, theirs in wrong)
-            raise ValueError(f"{source} was made for a generator with {needed}, but this generator has {given}")
+        check_generator_shape(
+            generator,
+            source,
+            resolution=self.decoder.img_resolution,
+            num_ws=self.num_ws,
+            w_dim=STYLE_DIM,
+            img_channels=3,
+        )
         if generator is not self.decoder and generator_fingerprint(generator) != generator_fingerprint(self.decoder):
             logger.warning(
                 "%s iterates with the decoder of %s, which differs from this generator; codes may be poor",
