@@ -88,9 +88,8 @@ def read_safetensors(
     what: str = "safetensors file",
     format: str | None = None,
     version: int | None = None,
-    tensors: bool = True,
 ) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """All tensors (none with `tensors=False`) and the metadata of a safetensors file.
+    """All tensors and the metadata of a safetensors file.
 
     With `format`, the metadata's `format` must equal it and its `format_version` must equal `version`.
     Every failure is a `CheckpointError` naming the file and the problem, e.g. "x.safetensors is not a
@@ -104,7 +103,7 @@ def read_safetensors(
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = dict(handle.metadata() or {})
-            found = {k: handle.get_tensor(k) for k in handle.keys()} if tensors else {}  # noqa: SIM118 (not a dict)
+            found = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118 (not a dict)
     except Exception as exc:  # safetensors raises SafetensorError, OSError or RuntimeError
         raise CheckpointError(f"{path} is not a readable {what}: truncated or corrupt ({exc})") from None
     if format is not None:

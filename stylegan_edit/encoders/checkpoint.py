@@ -53,14 +53,9 @@ def save_encoder(
     write_safetensors(path, encoder.state_dict(), meta, dtype=dtype)
 
 
-def read_encoder_metadata(path: str | Path) -> dict[str, str]:
-    """The metadata of an encoder file (checked to be one), without reading its tensors."""
-    return _read(path, tensors=False)[1]
-
-
 def read_encoder(path: str | Path, *, device: torch.device | str = "cpu") -> StyleEncoder:
     """Load an encoder file (float32, eval mode, no gradients); its extra metadata lands in `encoder.metadata`."""
-    tensors, meta = _read(path, tensors=True)
+    tensors, meta = _read(path)
     try:
         config = EncoderConfig.from_json(meta["encoder_config"])
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
@@ -72,8 +67,8 @@ def read_encoder(path: str | Path, *, device: torch.device | str = "cpu") -> Sty
     return encoder.to(device).eval().requires_grad_(False)
 
 
-def _read(path: str | Path, *, tensors: bool) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    found, meta = read_safetensors(path, what="stylegan-edit encoder", tensors=tensors)
+def _read(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    found, meta = read_safetensors(path, what="stylegan-edit encoder")
     if meta.get("format") == NETWORK_FORMAT:
         raise CheckpointError(f"{path} is a generator checkpoint, not an encoder (pass it with --network)")
     check_format(path, meta, format=ENCODER_FORMAT, version=ENCODER_FORMAT_VERSION, what="stylegan-edit encoder")

@@ -12,12 +12,13 @@ import torch
 from torch import Tensor, nn
 
 from stylegan_edit.encoders.official.e4e import Encoder4Editing, SingleStyleCodeEncoder
-from stylegan_edit.encoders.official.encoder import STYLE_DIM, OfficialEncoder, OfficialSpec, Project
+from stylegan_edit.encoders.official.encoder import ENCODER_PREFIX, STYLE_DIM, OfficialEncoder, OfficialSpec, Project
 from stylegan_edit.encoders.official.psp import (
     BackboneEncoderUsingLastLayerIntoW,
     BackboneEncoderUsingLastLayerIntoWPlus,
     GradualStyleEncoder,
 )
+from stylegan_edit.encoders.official.restyle import build_restyle
 from stylegan_edit.files import CheckpointError, build_strict, malformed
 from stylegan_edit.formats.official_decoder import (
     DECODER_PREFIX,
@@ -29,7 +30,6 @@ from stylegan_edit.formats.rosinality import load_torch_checkpoint
 
 logger = logging.getLogger(__name__)
 
-ENCODER_PREFIX = "encoder."
 PSP_TYPES = ("GradualStyleEncoder", "BackboneEncoderUsingLastLayerIntoW", "BackboneEncoderUsingLastLayerIntoWPlus")
 E4E_TYPES = ("Encoder4Editing", "SingleStyleCodeEncoder", "GradualStyleEncoder")
 RESTYLE_TYPES = (
@@ -146,10 +146,4 @@ def _restyle(
 ) -> Any:
     """ReStyle's builder gets the whole `state_dict` (`encoder.*` and `decoder.*`: its iterations render with the
     decoder, `formats.official_decoder.read_official_decoder` reads it), the raw `latent_avg` and the file's name."""
-    try:
-        from stylegan_edit.encoders.official.restyle import build_restyle
-    except ModuleNotFoundError as exc:
-        if exc.name != f"{__package__}.restyle":
-            raise
-        raise CheckpointError(f"{source}: ReStyle checkpoints are not supported yet") from None
     return build_restyle(opts, state, latent_avg, source).to(device).eval().requires_grad_(False)

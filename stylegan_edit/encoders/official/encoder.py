@@ -14,6 +14,8 @@ from stylegan_edit.encoders.config import check_generator_shape
 from stylegan_edit.generators import Generator
 from stylegan_edit.latents import Latents, LatentSpace
 
+ENCODER_PREFIX = "encoder."  # the encoder's tensors in an official checkpoint's state_dict
+
 INPUT_SIDE = 256
 STYLE_DIM = 512
 Project = Literal["psp", "e4e", "restyle_psp", "restyle_e4e"]

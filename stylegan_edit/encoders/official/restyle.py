@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stylegan_edit.encoders.config import check_generator_shape, generator_fingerprint
-from stylegan_edit.encoders.official.encoder import INPUT_SIDE, STYLE_DIM, OfficialSpec, official_input
+from stylegan_edit.encoders.official.encoder import ENCODER_PREFIX, INPUT_SIDE, STYLE_DIM, OfficialSpec, official_input
 from stylegan_edit.encoders.official.irse import GradualStyleBlock, InputLayer, IRSEBody
 from stylegan_edit.files import CheckpointError, build_strict, malformed
 from stylegan_edit.generators import Generator
@@ -27,7 +27,6 @@ DEFAULT_ITERATIONS = 5
 INPUT_NC = 6
 FEATURE_SIDE = 16
 RESTYLE_TYPES = {"BackboneEncoder": "restyle_psp", "ProgressiveBackboneEncoder": "restyle_e4e"}
-ENCODER_PREFIX = "encoder."
 
 
 class BackboneEncoder(nn.Module):
