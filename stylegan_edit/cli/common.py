@@ -86,30 +86,6 @@ class Sweep(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def target_options(default_outdir: Path) -> Callable[[F], F]:
-    """`--align`, `--face-index` and `--outdir`: how `project` and `encode` read photos and where they write."""
-    options = [
-        click.option("--align/--no-align", default=False, show_default=True, help="FFHQ-align faces first (dlib)."),
-        click.option("--face-index", type=click.IntRange(min=0), default=0, show_default=True, help="Face to align."),
-        click.option(
-            "--outdir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=default_outdir,
-            show_default=True,
-            help="Output folder: one sub-folder per image, plus projected.safetensors with all latents; created if "
-            "missing (removed again if the command fails or is interrupted); existing files of the same name in it "
-            "are overwritten.",
-        ),
-    ]
-
-    def decorate(func: F) -> F:
-        for option in reversed(options):
-            func = option(func)
-        return func
-
-    return decorate
-
-
 class Interrupted(click.ClickException):
     """Ctrl-C or SIGTERM during a command that keeps what it did (a training run's saved state): one line, exit 130."""
 

@@ -45,6 +45,8 @@ def cli(verbose: bool) -> None:
     removes it again when it fails or is interrupted (Ctrl-C: exit status 130).
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    # The option types already warned about every value the library would warn about again.
+    logging.getLogger("stylegan_edit.workflow.checks").setLevel(logging.ERROR)
 
 
 for _command in (

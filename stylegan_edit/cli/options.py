@@ -22,6 +22,7 @@ from stylegan_edit.cli.values import (
     ResolutionAlphas,
     Strengths,
 )
+from stylegan_edit.workflow.checks import TRUNC_RANGE
 
 __all__ = [
     "BAD_VALUES",
@@ -149,11 +150,11 @@ def trunc_option(func: F) -> F:
     return click.option(
         "--trunc",
         "truncation_psi",
-        type=FiniteFloat(min=-1, max=2),
+        type=FiniteFloat(min=TRUNC_RANGE[0], max=TRUNC_RANGE[1]),
         default=1.0,
         show_default=True,
         help="Truncation psi: pull each W towards the mean W (1: none, 0: the mean face, negative: past it); "
-        "values outside [-1, 2] are refused.",
+        f"values outside [{TRUNC_RANGE[0]:g}, {TRUNC_RANGE[1]:g}] are refused.",
     )(func)
 
 

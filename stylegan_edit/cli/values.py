@@ -10,10 +10,9 @@ from typing import Any
 import click
 
 from stylegan_edit.cli.common import Sweep
+from stylegan_edit.workflow.checks import STRENGTH_SENSIBLE
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
-STRENGTH_SENSIBLE = (-10.0, 10.0)
-"""Edit strengths in W units of a unit direction: beyond this an edit leaves the space the generator learnt."""
 
 
 class FiniteFloat(click.ParamType):

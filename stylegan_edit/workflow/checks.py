@@ -9,6 +9,9 @@ from collections.abc import Iterable, Sequence
 
 logger = logging.getLogger(__name__)
 
+STRENGTH_SENSIBLE = (-10.0, 10.0)  # W units along a unit direction: beyond, a warning
+TRUNC_RANGE = (-1.0, 2.0)  # truncation psi beyond this leaves the images the generator learnt: refused
+
 
 def finite(
     name: str,

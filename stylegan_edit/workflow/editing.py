@@ -19,15 +19,12 @@ from stylegan_edit.editors.interfacegan import conditional_direction
 from stylegan_edit.generators import Generator, sampling
 from stylegan_edit.generators.mapping import truncate as truncate_ws
 from stylegan_edit.latents import Latents, LatentSpace
-from stylegan_edit.workflow.checks import at_least, finite, one_of, seeds_list
-from stylegan_edit.workflow.mixing import blend, interpolate
+from stylegan_edit.workflow.checks import STRENGTH_SENSIBLE, TRUNC_RANGE, at_least, finite, one_of, seeds_list
 
 __all__ = [
     "Generated",
-    "blend",
     "edit",
     "generate",
-    "interpolate",
     "render",
     "resolve_direction",
     "style_mix",
@@ -37,8 +34,6 @@ __all__ = [
 
 DirectionSpec = Direction | str | Path
 NOISE_MODES = ("const", "random", "none")
-STRENGTH_SENSIBLE = (-10.0, 10.0)  # W units along a unit direction: beyond, a warning (the CLI's range)
-TRUNC_RANGE = (-1.0, 2.0)  # truncation psi beyond this leaves the images the generator learnt (the CLI's range)
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,11 +16,6 @@ from stylegan_edit.images import center_crop_resize, from_pil, read_image
 
 ImageInput = str | Path | Image.Image
 Images = Sequence[ImageInput] | Tensor
-RULE = (
-    "auto (the default) FFHQ-aligns a photo in which dlib finds a face, unless the face already fills it as an "
-    "aligned crop does; every other photo is centre-cropped to the square of its shorter side; then resized to "
-    "the model's resolution"
-)
 
 
 @dataclass(frozen=True)
