@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from stylegan_edit.assets import DEFAULT_NETWORK, bundled, resolve_network
+from stylegan_edit.assets import DEFAULT_NETWORK, bundled
 from stylegan_edit.editors import Direction, load_direction
 from stylegan_edit.formats.native import load_generator
 from stylegan_edit.generators import Generator
@@ -77,7 +77,6 @@ class Editor:
         """The generator of `network` (a bundled name or a path the server can read; None: the page's)."""
         spec = (network or self.network).strip()
         if spec not in self._generators:
-            resolve_network(spec)  # a one-line error naming the bundled models when it is neither
             self._generators[spec] = load_generator(spec, device=self.device)
         return self._generators[spec]
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from stylegan_edit.assets import DEFAULT_NETWORK, resolve_network
+from stylegan_edit.assets import DEFAULT_NETWORK
 from stylegan_edit.encoders import (
     EncoderConfig,
     EncoderProgress,
@@ -158,7 +158,7 @@ def _resumed(run_dir: Path, network: str | Path | None, data: str | None, device
         metadata["network"] = str(network or DEFAULT_NETWORK)
     if data is not None or "data" not in metadata:
         metadata["data"] = data or DEFAULT_DATA
-    generator = load_network(resolve_network(metadata["network"]), device=device)
+    generator = load_network(metadata["network"], device=device)
     num = int(metadata.get("synthfaces_num", DEFAULT_SYNTHFACES_NUM))
     dataset = open_dataset(metadata["data"], generator.generator.img_resolution, synthfaces_num=num)
     resuming = f"resuming {run_dir} at step {loaded.state['step']} from {loaded.path.name}"
@@ -175,7 +175,7 @@ def _new(
     distributed: Distributed,
 ) -> _Prepared:
     network_spec, data, num = spec
-    network = load_network(resolve_network(network_spec), device=distributed.device)
+    network = load_network(network_spec, device=distributed.device)
     metadata = {"network": str(network_spec or DEFAULT_NETWORK), "data": data, "synthfaces_num": str(num)}
     notes: list[str] = []
     encoder, step, classifier = None, 0, None

@@ -11,7 +11,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from stylegan_edit.assets import resolve_network
 from stylegan_edit.formats.native import load_network
 from stylegan_edit.generators import DiscriminatorConfig, Network
 from stylegan_edit.training import (
@@ -224,7 +223,7 @@ def _new(
     is_main: bool,
 ) -> _Prepared:
     notes = []
-    network = load_network(resolve_network(fine_tune)) if fine_tune is not None else None
+    network = load_network(fine_tune) if fine_tune is not None else None
     options = training_options(config, network=network, **changes)
     metadata = {"data": data, "synthfaces_num": str(synthfaces_num)}
     if network is not None:
