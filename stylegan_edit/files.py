@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Self, TypeVar
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
     from torch import Tensor, nn
 
@@ -188,6 +191,33 @@ def _check_state(own: Mapping[str, Tensor], state: Mapping[str, Tensor], source:
         problems.append(f"shape mismatch for {k}: {list(state[k].shape)} vs {list(own[k].shape)}")
     if problems:
         raise CheckpointError(f"{source}: tensors do not match the architecture: {'; '.join(problems)}")
+
+
+def npy_header(handle: IO[bytes], source: str | Path, name: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and dtype a `.npy` stream declares, read without its data; a `CheckpointError` naming `source`
+    and the array `name` for a version numpy's format module does not know."""
+    import numpy as np
+
+    version = np.lib.format.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+    else:
+        raise CheckpointError(f"{source}: {name} has an unsupported .npy version {version}")
+    return tuple(shape), dtype
+
+
+def npy_fits(shape: tuple[int, ...], dtype: np.dtype[Any], available: int) -> bool:
+    """Whether an array of `shape` and `dtype` can be held in `available` bytes: a header claiming more is a
+    damaged or hostile file, refused before numpy allocates it."""
+    return math.prod(shape) * dtype.itemsize <= available
+
+
+def zip_member_capacity(info: zipfile.ZipInfo) -> int:
+    """The most bytes an archive member can hold: its size when stored, ~1,100 times its compressed size when
+    deflated (deflate's ratio cannot exceed about 1,032)."""
+    return info.file_size if info.compress_type == zipfile.ZIP_STORED else 1100 * info.compress_size
 
 
 def load_strict(module: nn.Module, state: Mapping[str, Tensor], source: str | Path) -> None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-import math
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from stylegan_edit.files import CheckpointError, atomic_path, read_safetensors, write_safetensors
+from stylegan_edit.files import (
+    CheckpointError,
+    atomic_path,
+    npy_fits,
+    npy_header,
+    read_safetensors,
+    write_safetensors,
+    zip_member_capacity,
+)
 
 LATENTS_FORMAT = "stylegan-edit/latents"
 LATENTS_FORMAT_VERSION = 1
@@ -139,12 +145,12 @@ def _load_npz(path: Path) -> Latents:
                 )
             info = archive.getinfo("w.npy")
             with archive.open(info) as handle:
-                shape, dtype = _npy_header(handle, path)
-            available = info.file_size if info.compress_type == zipfile.ZIP_STORED else 1100 * info.compress_size
-            if dtype.kind != "f" or len(shape) != 3 or math.prod(shape) * dtype.itemsize > available:
+                shape, dtype = npy_header(handle, path, "'w'")
+            fits = npy_fits(shape, dtype, zip_member_capacity(info))
+            if dtype.kind != "f" or len(shape) != 3 or not fits:
                 raise CheckpointError(
                     f"{path}: 'w' must be [N, num_ws, w_dim] floats, got {dtype} of shape {list(shape)}"
-                    + (" (more than the file holds)" if math.prod(shape) * dtype.itemsize > available else "")
+                    + ("" if fits else " (more than the file holds)")
                 )
             with archive.open(info) as handle:
                 w = np.lib.format.read_array(handle, allow_pickle=False)
@@ -153,14 +159,3 @@ def _load_npz(path: Path) -> Latents:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, RuntimeError, NotImplementedError) as exc:
         raise CheckpointError(f"{path} is not a readable projected_w.npz: {exc}") from None
     return Latents(torch.from_numpy(w.astype(np.float32)), LatentSpace.W_PLUS)
-
-
-def _npy_header(handle: IO[bytes], path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    version = np.lib.format.read_magic(handle)
-    if version == (1, 0):
-        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
-    elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
-    else:
-        raise CheckpointError(f"{path}: 'w' has an unsupported .npy version {version}")
-    return tuple(shape), dtype

@@ -222,3 +222,20 @@ def test_hostile_and_broken_files_are_refused(tmp_path: Path) -> None:
         with pytest.raises(CheckpointError, match=re.escape(text)) as caught:
             load_direction(f"{tmp_path}/{name}")
         assert "\n" not in str(caught.value)
+
+
+def test_arrays_claiming_more_than_the_file_holds_are_refused_before_allocation(tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (2**20, 2**20)})
+    claim = header.getvalue() + b"\0" * 64  # 4 TiB claimed, 64 bytes held
+    (tmp_path / "huge.npy").write_bytes(claim)
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        for key in ("lat_comp", "lat_mean", "lat_stdev"):
+            archive.writestr(f"{key}.npy", claim)
+    with pytest.raises(CheckpointError, match=r"huge\.npy: the array claims shape .* more than the file holds"):
+        load_direction(tmp_path / "huge.npy")
+    with pytest.raises(CheckpointError, match=r"huge\.npz: lat_comp claims shape .* more than the file holds"):
+        load_direction(f"{tmp_path / 'huge.npz'}#0")

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.editors.direction import Direction
-from stylegan_edit.files import CheckpointError
+from stylegan_edit.files import CheckpointError, npy_fits, npy_header, zip_member_capacity
 from stylegan_edit.formats.pickle_guard import check_torch_file
 from stylegan_edit.generators import Generator
 from stylegan_edit.latents import LatentSpace
@@ -102,12 +102,30 @@ def check_fits(direction: Direction, generator: Generator, path: Path) -> None:
 
 def _read_npy(path: Path) -> Tensor:
     try:
+        with path.open("rb") as handle:
+            if handle.read(2) != b"PK":  # an .npz named .npy is told apart below
+                handle.seek(0)
+                shape, dtype = npy_header(handle, path, "the array")
+                if not npy_fits(shape, dtype, path.stat().st_size):
+                    raise CheckpointError(f"{path}: the array claims shape {list(shape)}, more than the file holds")
         array = np.load(path, allow_pickle=False)
+    except CheckpointError:
+        raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{path} is not a readable .npy array ({_first_line(exc)})") from None
     if not isinstance(array, np.ndarray):
         raise CheckpointError(f"{path} is an .npz archive named .npy; rename it .npz if it holds GANSpace components")
     return _as_tensor(path, array, "the array")
+
+
+def _check_claims(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse a GANSpace array whose header claims more than its archive member holds, before numpy reads it."""
+    for key in GANSPACE_KEYS:
+        info = archive.getinfo(f"{key}.npy")
+        with archive.open(info) as handle:
+            shape, dtype = npy_header(handle, path, key)
+        if not npy_fits(shape, dtype, zip_member_capacity(info)):
+            raise CheckpointError(f"{path}: {key} claims shape {list(shape)}, more than the file holds")
 
 
 def _read_npz(path: Path) -> dict[str, Tensor]:
@@ -121,6 +139,8 @@ def _read_npz(path: Path) -> dict[str, Tensor]:
                 raise CheckpointError(
                     f"{path} is not a GANSpace component file: no {', '.join(missing)} (it holds {held})"
                 )
+            assert archive.zip is not None  # open inside the with block
+            _check_claims(archive.zip, path)
             return {key: _as_tensor(path, archive[key], key) for key in GANSPACE_KEYS}
     except CheckpointError:
         raise
