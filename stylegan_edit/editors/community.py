@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import pickle
 import re
 import zipfile
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from torch import Tensor
 
 from stylegan_edit.editors.direction import Direction
 from stylegan_edit.files import CheckpointError, npy_fits, npy_header, zip_member_capacity
-from stylegan_edit.formats.pickle_guard import check_torch_file
+from stylegan_edit.formats.pickle_guard import load_torch_file
 from stylegan_edit.generators import Generator
 from stylegan_edit.latents import LatentSpace
 
@@ -149,19 +148,9 @@ def _read_npz(path: Path) -> dict[str, Tensor]:
 
 
 def _read_torch(path: Path) -> Tensor | dict[str, Tensor]:
-    try:
-        with path.open("rb") as handle:
-            check_torch_file(handle, path)
-            loaded = torch.load(handle, map_location="cpu", weights_only=True)
-    except CheckpointError:
-        raise
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for unsafe or broken files
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
-        if found:
-            raise CheckpointError(
-                f"{path}: refusing to load global {found.group(1)} (a direction file holds only tensors)"
-            ) from None
-        raise CheckpointError(f"{path} is not a readable torch file ({_first_line(exc)})") from None
+    loaded = load_torch_file(
+        path, holds="a direction file holds only tensors", unreadable="is not a readable torch file"
+    )
     if isinstance(loaded, Tensor):
         return _as_tensor(path, loaded, "the tensor")
     if isinstance(loaded, dict) and all(isinstance(loaded.get(key), Tensor) for key in E4E_PCA_KEYS):

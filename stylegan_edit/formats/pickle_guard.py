@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import io
+import pickle
 import pickletools
+import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from stylegan_edit.files import CheckpointError
 
@@ -119,3 +122,30 @@ def _apply(op: pickletools.OpcodeInfo, stack: list[int], marks: list[int], mutat
     if depth > MAX_DEPTH:
         raise CheckpointError(f"{source}: the pickle nests deeper than {MAX_DEPTH} levels; refusing it")
     stack.append(depth)
+
+
+def load_torch_file(
+    path: str | Path, *, holds: str, allowed: Sequence[type] = (), unreadable: str = "is truncated or corrupt"
+) -> Any:
+    """A `torch.save` file read weights-only (tensors, containers and the `allowed` classes) after the pickle
+    scan, mapped to the CPU. Anything else raises a one-line `CheckpointError` naming the file: a refused global
+    says what such files hold (`holds`), a broken file says `"{path} {unreadable} (why)"`."""
+    import torch
+
+    path = Path(path)
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        with handle, torch.serialization.safe_globals(list(allowed)):
+            check_torch_file(handle, path)
+            return torch.load(handle, map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for unsafe or broken files
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+        if found:
+            raise CheckpointError(f"{path}: refusing to load global {found.group(1)} ({holds})") from None
+        lines = str(exc).strip().splitlines()
+        raise CheckpointError(f"{path} {unreadable} ({(lines[0] if lines else type(exc).__name__)[:200]})") from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from torch import Tensor
 
 from stylegan_edit.files import CheckpointError, atomic_path, load_strict, malformed
 from stylegan_edit.formats.foreign import fir_taps, infer_channel_schedule
-from stylegan_edit.formats.pickle_guard import check_torch_file
+from stylegan_edit.formats.pickle_guard import load_torch_file
 from stylegan_edit.formats.rosinality_keys import (
     discriminator_kernels,
     discriminator_key_map,
@@ -40,25 +39,9 @@ W_AVG_SEED = 0
 def load_torch_checkpoint(path: str | Path, *, what: str = "rosinality checkpoints") -> Any:
     """A `torch.save` file read weights-only after the pickle scan (`argparse.Namespace` is the one class allowed
     beyond tensors and containers); anything else raises a one-line `CheckpointError` naming the file."""
-    path = Path(path)
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        with handle, torch.serialization.safe_globals([argparse.Namespace]):
-            check_torch_file(handle, path)
-            return torch.load(handle, map_location="cpu", weights_only=True)
-    except CheckpointError:
-        raise
-    except Exception as exc:  # torch raises RuntimeError, EOFError, UnpicklingError... for broken archives
-        found = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
-        if found:
-            raise CheckpointError(
-                f"{path}: refusing to load global {found.group(1)} ({what} hold only tensors, "
-                "optimizer states and argparse.Namespace)"
-            ) from None
-        raise CheckpointError(f"{path} is truncated or corrupt ({str(exc).splitlines()[0][:200]})") from None
+    return load_torch_file(
+        path, holds=f"{what} hold only tensors, optimizer states and argparse.Namespace", allowed=[argparse.Namespace]
+    )
 
 
 def _check_rosinality(checkpoint: Any, path: Path) -> dict[str, Any]:
