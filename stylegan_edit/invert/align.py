@@ -7,7 +7,6 @@ quad is resampled to a square of `transform_size` before resizing to `output_siz
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ import numpy as np
 from PIL import Image
 
 from stylegan_edit.assets import dlib_model_path
+from stylegan_edit.perceptual.faces import LANDMARKS_FILE, landmark_models
 
-LANDMARKS_FILE = "shape_predictor_68_face_landmarks.dat"
 DETECT_SIDE = 1024  # faces are searched in a copy at most this large; landmarks come from the full image
 CROP_COVER = 0.7  # a face whose FFHQ square spans at least this share of the picture's side ...
 CROP_OFFSET = 0.1  # ... centred within this share of it ...
@@ -29,11 +28,8 @@ def landmarks_model_path() -> Path:
     return dlib_model_path(LANDMARKS_FILE, needed_for="face alignment")
 
 
-@functools.cache
 def _dlib_models() -> tuple[Any, Any]:
-    import dlib
-
-    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(landmarks_model_path()))
+    return landmark_models(landmarks_model_path())
 
 
 def detect_faces(image: Image.Image, *, upsample: int = 1) -> list[np.ndarray]:

@@ -14,9 +14,9 @@ from torch import Tensor
 
 from stylegan_edit.assets import dlib_model_path
 from stylegan_edit.images import to_uint8
+from stylegan_edit.perceptual.faces import LANDMARKS_FILE, landmark_models
 
 RECOGNITION_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-LANDMARKS_FILE = "shape_predictor_68_face_landmarks.dat"
 IDENTITY_MEASURE = "cosine similarity of dlib face descriptors"
 """What `identity` numbers are: 1 for the same picture; dlib's same-person threshold (distance 0.6 at the
 descriptors' typical length of about 1.4) is a cosine of about 0.91, and unrelated faces score about 0.75-0.9."""
@@ -33,16 +33,18 @@ def face_model_path(name: str) -> Path:
     return dlib_model_path(name, needed_for="the identity metric")
 
 
-@functools.cache
 def _models() -> tuple[Any, Any, Any]:
-    """dlib's face detector, landmark predictor and recognition network, loaded once per process."""
+    """dlib's face detector, landmark predictor (shared with alignment) and recognition network, each loaded once
+    per process."""
+    detector, predictor = landmark_models(face_model_path(LANDMARKS_FILE))
+    return detector, predictor, _recognition(str(face_model_path(RECOGNITION_FILE)))
+
+
+@functools.cache
+def _recognition(path: str) -> Any:
     import dlib
 
-    return (
-        dlib.get_frontal_face_detector(),
-        dlib.shape_predictor(str(face_model_path(LANDMARKS_FILE))),
-        dlib.face_recognition_model_v1(str(face_model_path(RECOGNITION_FILE))),
-    )
+    return dlib.face_recognition_model_v1(path)
 
 
 def _pixels(images: FaceImages) -> list[np.ndarray]:
