@@ -48,13 +48,24 @@ def initial_latents(
         if not isinstance(latents, Latents):
             raise ValueError(f"the encoder returned {type(latents).__name__}, not Latents")
         source = "encoder output"
-    check_compatible(latents, generator, source)
-    if len(latents) not in (1, num):
-        raise ValueError(f"{source}: {len(latents)} codes for {num} images (give one, or one per image)")
+    check_init(latents, generator, space, num, source)
     tensor = convert(latents.to(generator.device), generator, space, source).detach().clone()
     if tensor.shape[0] == 1 and num > 1:
         tensor = tensor.expand(num, *tensor.shape[1:]).clone()
     return tensor.to(torch.float32)
+
+
+def check_init(latents: Latents, generator: Generator, space: LatentSpace, num: int, source: str) -> None:
+    """Raise one `ValueError` line unless `latents` can start a `space` projection of `num` images in `generator`:
+    the generator's sizes, a convertible space (see `convert`), and one code or one per image. Nothing is computed."""
+    check_compatible(latents, generator, source)
+    if latents.space is not space:
+        if space is LatentSpace.Z:
+            raise ValueError(f"{source}: a z projection must start from z latents, not {latents.space.value}")
+        if space is LatentSpace.W and latents.space is LatentSpace.W_PLUS:
+            raise ValueError(f"{source}: a w projection cannot start from w+ latents (use --space w+)")
+    if len(latents) not in (1, num):
+        raise ValueError(f"{source}: {len(latents)} codes for {num} images (give one, or one per image)")
 
 
 def check_compatible(latents: Latents, generator: Generator, source: str) -> None:

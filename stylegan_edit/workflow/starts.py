@@ -18,7 +18,7 @@ from stylegan_edit.encoders.checkpoint import load_encoder
 from stylegan_edit.encoders.official.encoder import OfficialEncoder
 from stylegan_edit.encoders.official.restyle import DEFAULT_ITERATIONS, ReStyleEncoder
 from stylegan_edit.generators import Generator, Network
-from stylegan_edit.invert.initial import Init, check_compatible, convert
+from stylegan_edit.invert.initial import Init, check_init
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
 from stylegan_edit.workflow.checks import at_least
 from stylegan_edit.workflow.presets import Preset
@@ -138,15 +138,10 @@ def projection_start(
         else:
             latents, source = load_latents(init)[0], str(init)
             text = source
-        check_compatible(latents, generator, source)
-        convert(latents.to(generator.device), generator, target_space, source)
-        if len(latents) not in (1, num_images):
-            raise ValueError(f"{source}: {len(latents)} codes for {num_images} images (give one, or one per image)")
+        check_init(latents, generator, target_space, num_images, source)
         return Start(latents.to("cpu"), text)
     if preset.start == "mean":
         return Start(None, "the mean W")
-    if target_space is not LatentSpace.W_PLUS:
-        raise ValueError(f"encoders give w+ codes, so preset {preset.name} needs space w+, not {target_space.value}")
     model, label = load_checked_encoder(encoder, generator, network_name)
     run, count = encoder_pass(model, label, iterations)
     text = f"the {label} encoder's codes" + (f" ({count} iterations)" if count is not None else "")
