@@ -11,7 +11,7 @@ import os
 import random
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,11 +137,22 @@ def check_resumed_options(saved: Any, current: Any, changeable: Sequence[str]) -
         raise ValueError(f"the saved training state uses different options ({', '.join(changed)})")
 
 
-def check_resume_changes(changes: dict[str, Any], changeable: Sequence[str]) -> None:
-    """Raise unless every option a resumed run is asked to change is a `changeable` (scheduling) one."""
-    unknown = sorted(set(changes) - set(changeable))
-    if unknown:
-        raise ValueError(f"cannot change {', '.join(unknown)} when resuming")
+class ResumeError(ValueError):
+    """Inputs a resumed run cannot change; `names` lists them (option fields or workflow arguments), sorted."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = tuple(sorted(names))
+        super().__init__(
+            f"{', '.join(self.names)} cannot change when resuming: the run keeps the options it started with"
+        )
+
+
+def check_resume_changes(names: Iterable[str], changeable: Iterable[str]) -> None:
+    """Raise `ResumeError` naming every one of `names` (options a resumed run is asked to change) outside the
+    `changeable` (scheduling) ones."""
+    fixed = set(names) - set(changeable)
+    if fixed:
+        raise ResumeError(fixed)
 
 
 def capture_rng() -> dict[str, Any]:

@@ -36,7 +36,8 @@ from stylegan_edit.training.data import (
     describe_dataset,
     open_dataset,
 )
-from stylegan_edit.workflow.training import ResumeError, check_new_run_dir, joined, prepared_everywhere
+from stylegan_edit.training.state import check_resume_changes
+from stylegan_edit.workflow.training import check_new_run_dir, joined, prepared_everywhere
 
 DEFAULT_DATA = "synthfaces:photo"
 BACKBONE_INITS = ("random", "classifier")
@@ -118,10 +119,9 @@ def open_encoder_run(
     run_dir = Path(run_dir)
     if resume:
         given = {"arch": arch, "fine_tune": fine_tune, "backbone_init": backbone_init, "synthfaces_num": synthfaces_num}
-        fixed = [name for name in changes if name not in RESUMABLE_CHANGES]
-        fixed += [name for name, value in given.items() if value is not None]
-        if fixed:
-            raise ResumeError(fixed)
+        check_resume_changes(
+            [*changes, *(name for name, value in given.items() if value is not None)], RESUMABLE_CHANGES
+        )
         prepare: Callable[[], _Prepared] = partial(_resumed, run_dir, network, data, distributed.device)
     else:
         if arch is None and fine_tune is None:

@@ -4,7 +4,7 @@ rules of what a resumed run may change in one place (`resume_options`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import partial
@@ -25,33 +25,30 @@ from stylegan_edit.training import (
     shutdown_distributed,
 )
 from stylegan_edit.training.data import DEFAULT_SYNTHFACES_NUM, describe_dataset, open_dataset
-from stylegan_edit.training.state import PREVIOUS_STATE_FILE, STATE_FILE
+from stylegan_edit.training.state import PREVIOUS_STATE_FILE, STATE_FILE, ResumeError, check_resume_changes
 from stylegan_edit.training.trainer import RESUMABLE_CHANGES
 
 DEFAULT_CONFIG = "synthfaces-64"
 # What a resumed GAN run may change: the options of `training.trainer.RESUMABLE_CHANGES` (scheduling, batch, lr,
 # gamma, the mbstd group, the EMA half-life: see there why), where the data is, and how the run is executed.
 GAN_RESUME_CHANGEABLE = frozenset(RESUMABLE_CHANGES) | {"data", "num_workers", "device"}
+__all__ = [
+    "GAN_RESUME_CHANGEABLE",
+    "GanRun",
+    "ResumeError",
+    "check_new_run_dir",
+    "check_resume_changes",
+    "joined",
+    "open_gan_run",
+    "prepared_everywhere",
+    "resume_options",
+    "train_gan",
+    "training_options",
+]
+
 T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
-
-
-class ResumeError(ValueError):
-    """Inputs a resumed run cannot change; `names` lists them (option fields or workflow arguments), sorted."""
-
-    def __init__(self, names: Iterable[str]) -> None:
-        self.names = tuple(sorted(names))
-        super().__init__(
-            f"{', '.join(self.names)} cannot change when resuming: the run keeps the options it started with"
-        )
-
-
-def check_resume_changes(names: Iterable[str], changeable: Iterable[str] = GAN_RESUME_CHANGEABLE) -> None:
-    """Raise `ResumeError` naming every one of `names` outside `changeable` (default: a GAN run's)."""
-    fixed = set(names) - set(changeable)
-    if fixed:
-        raise ResumeError(fixed)
 
 
 def resume_options(state: Mapping[str, Any] | str | Path, **changes: Any) -> TrainingOptions:
@@ -181,7 +178,9 @@ def open_gan_run(
     run_dir = Path(run_dir)
     if resume:
         given = {"config": config, "fine_tune": fine_tune, "synthfaces_num": synthfaces_num}
-        check_resume_changes([*changes, *(name for name, value in given.items() if value is not None)])
+        check_resume_changes(
+            [*changes, *(name for name, value in given.items() if value is not None)], GAN_RESUME_CHANGEABLE
+        )
         prepared = prepared_everywhere(distributed, lambda: _resumed(run_dir, data, changes))
     else:
         if data is None:
