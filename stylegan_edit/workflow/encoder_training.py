@@ -132,9 +132,7 @@ def open_encoder_run(
     prepared = prepared_everywhere(distributed, prepare)
     common: dict[str, Any] = {"distributed": distributed, "num_workers": num_workers}
     if prepared.state is not None:  # the replicas talk from here on: every one builds the trainer
-        options = EncoderTrainingOptions.from_json(prepared.state["options"]).replace(**changes)
-        trainer = EncoderTrainer(options, prepared.network, prepared.dataset, **common)
-        trainer.load_state_dict(prepared.state)
+        trainer = EncoderTrainer.from_state(prepared.state, prepared.network, prepared.dataset, **common, **changes)
     else:
         assert prepared.options is not None
         trainer = EncoderTrainer(
