@@ -242,8 +242,9 @@ def build_page(editor: Editor) -> gr.Blocks:
                 raise ValueError("invert a photo first")
             return [str(path) for path in editor.save(state, view)]
 
-        def on_reset() -> list[Any]:
-            return [*[0.0] * len(sliders), 0, generator.num_ws - 1, 1.0]
+        def on_reset(state: Session | None) -> list[Any]:
+            num_ws = editor.generator(state.network).num_ws if state is not None else generator.num_ws
+            return [*[0.0] * len(sliders), 0, num_ws - 1, 1.0]
 
         preview: dict[str, Any] = {
             "fn": on_preview,
@@ -266,7 +267,7 @@ def build_page(editor: Editor) -> gr.Blocks:
         refine.click(on_refine, refinement, results, show_progress_on=busy).success(**preview)
         direction_files.upload(on_directions, [session, direction_files], [session, *extra])
         find.click(on_find, [session, method, count], [session, *extra])
-        reset.click(on_reset, None, [*sliders, first, last, psi]).success(**preview)
+        reset.click(on_reset, [session], [*sliders, first, last, psi]).success(**preview)
         controls: list[Any] = [*sliders, *settings]
         for control in controls:
             control.change(**preview, trigger_mode="always_last", show_progress="hidden")
