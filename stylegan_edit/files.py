@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import os
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from torch import Tensor, nn
 
 CACHE_ENV = "STYLEGAN_EDIT_CACHE"
+_TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}\.[A-Za-z0-9]+")  # atomic_path's names: mkstemp's 8 characters
+logger = logging.getLogger(__name__)
 M = TypeVar("M", bound="nn.Module")
 
 
@@ -53,6 +57,17 @@ def atomic_path(path: str | Path, *, suffix: str | None = None) -> Iterator[Path
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files `atomic_path` writes into `folder` when their process was killed before the
+    rename (`.{name}.{8 random characters}{suffix}`), logging each; return them. Only the process that writes the
+    folder may call this (a live writer's temporary file would go too)."""
+    stale = [p for p in Path(folder).glob(".*") if p.is_file() and _TEMPORARY.fullmatch(p.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+        logger.info("removed %s, left by an interrupted write", path.name)
+    return stale
 
 
 def cache_dir() -> Path:

@@ -19,9 +19,8 @@ import torch
 from PIL import Image
 
 from stylegan_edit.encoders.trainer import ENCODER_STATE_FORMAT, ENCODER_STATE_KEYS
-from stylegan_edit.files import read_safetensors
+from stylegan_edit.files import read_safetensors, remove_stale_temporaries
 from stylegan_edit.training import load_state, save_state
-from stylegan_edit.training.state import remove_stale_temporaries
 
 REPO = Path(__file__).resolve().parents[1]
 # 50 steps of batch 4 over 10 images (epochs wrap mid-batch), flips drawn from the data RNG, both lazy regularisers,

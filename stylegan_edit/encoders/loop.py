@@ -18,10 +18,10 @@ from torch import Tensor
 
 from stylegan_edit.encoders.checkpoint import save_encoder
 from stylegan_edit.encoders.trainer import ENCODER_STATE_FORMAT, EncoderStepStats, EncoderTrainer
-from stylegan_edit.files import atomic_path
+from stylegan_edit.files import atomic_path, remove_stale_temporaries
 from stylegan_edit.images import make_grid, save_pil, to_pil
 from stylegan_edit.perceptual.reconstruction import psnr
-from stylegan_edit.training.state import remove_stale_temporaries, save_state
+from stylegan_edit.training.state import save_state
 
 OPTIONS_FILE = "encoder_training_options.json"
 GRID_COLUMNS = 8
@@ -75,8 +75,7 @@ def run_encoder_training(
     main = trainer.distributed.is_main
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        for path in remove_stale_temporaries(run_dir):
-            logger.info("removed %s, left by an interrupted write", path.name)
+        remove_stale_temporaries(run_dir)
         with atomic_path(run_dir / OPTIONS_FILE) as tmp:
             tmp.write_text(opts.to_json() + "\n")
         if trainer.step_index == 0:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import torch
 
-from stylegan_edit.files import atomic_path
+from stylegan_edit.files import atomic_path, remove_stale_temporaries
 from stylegan_edit.formats.native import save_network
 from stylegan_edit.images import make_grid, save_pil, to_pil
-from stylegan_edit.training.state import remove_stale_temporaries, save_state
+from stylegan_edit.training.state import save_state
 from stylegan_edit.training.trainer import StepStats, Trainer
 
 GRID_COLUMNS = 8
@@ -92,8 +92,7 @@ def run_training(
     total_nimg = round(opts.total_kimg * 1000)
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        for path in remove_stale_temporaries(run_dir):
-            logger.info("removed %s, left by an interrupted write", path.name)
+        remove_stale_temporaries(run_dir)
         write_options(trainer, run_dir)
         if trainer.step_index == 0:
             write_reals(trainer, run_dir / "reals.png")

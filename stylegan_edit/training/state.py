@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,6 @@ STATE_FILE = "state.pt"
 PREVIOUS_STATE_FILE = "state-prev.pt"
 REQUIRED_KEYS = ("options", "G", "G_ema", "D", "G_opt", "D_opt", "pl_mean", "step", "cur_nimg", "rng")
 # `files.atomic_path`'s temporary files: `.{name}.{8 random characters}{suffix}`.
-TEMPORARY_FILE = re.compile(r"\..+\.[a-z0-9_]{8}\.[A-Za-z0-9]+")
 
 
 @dataclass
@@ -62,17 +60,6 @@ def _keep_as_previous(path: Path, previous: Path) -> None:
             os.link(path, tmp)
         except OSError:  # a file system without hard links
             shutil.copyfile(path, tmp)
-
-
-def remove_stale_temporaries(run_dir: str | Path) -> list[Path]:
-    """Delete the temporary files that writes into `run_dir` left when their process was killed; return them.
-
-    Only the process that writes the run's files may call this (a live writer's temporary file would go too).
-    """
-    stale = [p for p in Path(run_dir).glob(".*") if p.is_file() and TEMPORARY_FILE.fullmatch(p.name)]
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return stale
 
 
 def read_state(
