@@ -123,6 +123,15 @@ def ensure_outdir(path: Path) -> Path:
     return path
 
 
+def check_parent_writable(path: Path, missing: str) -> None:
+    """Before the work: fail with one line unless the folder of `path` exists (`missing` formats the message with
+    `{folder}`) and takes files."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise click.UsageError(missing.format(folder=folder))
+    check_writable(folder)
+
+
 def check_writable(folder: Path) -> None:
     """Fail with one line unless a file can be created in `folder` (checked before any work starts)."""
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from stylegan_edit.cli.common import check_writable, friendly_errors
+from stylegan_edit.cli.common import check_parent_writable, friendly_errors
 
 FORMATS = ("native", "rosinality")  # workflow.conversion.WRITABLE, without importing torch
 
@@ -37,10 +37,7 @@ def convert(src: Path, dst: Path, to: str | None, half: bool) -> None:
         raise click.UsageError(str(exc)) from None
     if dst.resolve() == src.resolve():
         raise click.UsageError("DST must differ from SRC")
-    folder = dst.parent if str(dst.parent) else Path(".")
-    if not folder.is_dir():
-        raise click.UsageError(f"DST's folder {folder} does not exist")
-    check_writable(folder)
+    check_parent_writable(dst, "DST's folder {folder} does not exist")
     written = convert_network(src, dst, to=to, half=half)
     parts = "generator and discriminator" if written.has_discriminator else "generator"
     click.echo(f"wrote {dst} ({written.format}, {parts}{', float16' if half else ''})")

@@ -10,8 +10,9 @@ import click
 from stylegan_edit.cli.common import friendly_errors, output_folder, pick_device
 from stylegan_edit.cli.inputs import check_handoff_writable, photo_options
 from stylegan_edit.cli.options import device_option, encoder_option, network_option, outdir_option, progress_option
+from stylegan_edit.cli.project import LOSS_NAMES
 
-PERCEPTUAL_NAMES = ("auto", "lpips", "lpips-vgg", "lpips-alex", "lpips-squeeze", "disc", "classifier")
+PERCEPTUAL_NAMES = tuple(name for name in LOSS_NAMES if name not in ("mse", "l1"))  # the distances, not pixel losses
 PERCEPTUAL_HELP = (
     "Perceptual distance reported in the metrics (chosen as `project --loss` chooses it): auto (LPIPS-VGG if its "
     "weights are cached, else the bundled classifier's features for SynthFaces models, else the discriminator's), "

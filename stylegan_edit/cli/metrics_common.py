@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from stylegan_edit.cli.common import check_writable
+from stylegan_edit.cli.common import check_parent_writable
 from stylegan_edit.cli.options import classifier_option, device_option, network_option, progress_option
 
 __all__ = ["check_json", "common_options", "network_option", "write_json"]
@@ -51,10 +51,7 @@ def check_json(path: Path | None) -> None:
     """Before the work: fail with one line unless the `--json` file can be written."""
     if path is None:
         return
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise click.UsageError(f"--json: folder {folder} does not exist")
-    check_writable(folder)
+    check_parent_writable(path, "--json: folder {folder} does not exist")
 
 
 def write_json(path: Path | None, document: dict[str, Any]) -> None:
