@@ -27,14 +27,16 @@ class FullyConnectedLayer(nn.Module):
         bias: bool = True,
         activation: str = "linear",
         lr_multiplier: float = 1.0,
-        bias_init: float = 0.0,
+        weight_init: float = 1.0,
+        bias_init: float | Sequence[float] = 0.0,
     ) -> None:
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
         self.activation = activation
-        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
-        self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]) * (weight_init / lr_multiplier))
+        init = torch.as_tensor(bias_init, dtype=torch.float32).expand(out_features)
+        self.bias = nn.Parameter(init / lr_multiplier) if bias else None
         self.weight_gain = lr_multiplier / math.sqrt(in_features)
         self.bias_gain = lr_multiplier
 
