@@ -3,19 +3,24 @@ the layer schedule of NVIDIA's released models, and translation / rotation of th
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.signal
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
 
+from stylegan_edit.files import load_strict
 from stylegan_edit.generators import StyleGAN3Config, StyleGAN3Generator, build_generator, config_from_json
 from stylegan_edit.generators.alias_free import make_transform
 from stylegan_edit.generators.filtered_lrelu import design_lowpass_filter, filtered_lrelu
 from stylegan_edit.metrics.equivariance import integer_shift, translation_equivariance
 
+DATA = Path(__file__).parent / "data"
 SMALL = dict(z_dim=32, w_dim=32, channel_base=2048, channel_max=64)
 R_CHANGES = dict(conv_kernel=1, use_radial_filters=True)
 
@@ -207,3 +212,38 @@ def test_magnitude_ema_tracks_the_input_only_when_asked() -> None:
     assert float(layer.magnitude_ema) != before
     with pytest.raises(ValueError, match="no noise inputs"):
         generator.synthesis(ws, noise=[torch.zeros(4, 4)])
+
+
+def load_fixture(name: str) -> tuple[StyleGAN3Generator, dict[str, torch.Tensor]]:
+    """A network and outputs recorded from NVIDIA's own StyleGAN3 code (tests/data/README.md)."""
+    with safe_open(str(DATA / name), framework="pt") as handle:
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+        config = json.loads(handle.metadata()["config"])
+    generator = StyleGAN3Generator(StyleGAN3Config(**config)).eval()
+    state = {k.removeprefix("state."): v for k, v in tensors.items() if k.startswith("state.")}
+    load_strict(generator, state, name)
+    return generator.requires_grad_(False), {
+        k.removeprefix("io."): v for k, v in tensors.items() if k.startswith("io.")
+    }
+
+
+@pytest.mark.parametrize("name", ["nvidia_sg3_t.safetensors", "nvidia_sg3_r.safetensors"])
+def test_outputs_match_nvidia_stylegan3(name: str) -> None:
+    generator, io = load_fixture(name)
+    torch.testing.assert_close(generator.mapping(io["z"]), io["ws_psi1"], atol=1e-6, rtol=0)
+    torch.testing.assert_close(generator.mapping(io["z"], truncation_psi=0.7), io["ws_psi07"], atol=1e-6, rtol=0)
+    scale = float(io["img_identity"].abs().max())
+    torch.testing.assert_close(generator.synthesis(io["ws_psi1"]), io["img_identity"], atol=1e-5 * scale, rtol=0)
+    generator.set_transform(translate=(0.1, -0.05), rotate=17.0)
+    torch.testing.assert_close(generator.transform, io["transform"], atol=1e-7, rtol=0)
+    transformed = generator.synthesis(io["ws_psi07"])
+    torch.testing.assert_close(transformed, io["img_transformed"], atol=1e-5 * scale, rtol=0)
+    assert (io["img_transformed"] - io["img_identity"]).abs().max() > 0.1 * scale  # the transform mattered
+
+
+def test_r_fixture_exercises_the_clamp() -> None:
+    generator, io = load_fixture("nvidia_sg3_r.safetensors")
+    assert all(layer.conv_clamp == 0.5 for layer in generator.synthesis.layers)
+    for layer in generator.synthesis.layers:
+        layer.conv_clamp = None
+    assert (generator.synthesis(io["ws_psi1"]) - io["img_identity"]).abs().max() > 1e-3
