@@ -6,7 +6,6 @@ import dataclasses
 import io
 import os
 import pickle
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ from stylegan_edit.formats.nvidia_pickle import AllowListUnpickler, read_nvidia_
 from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 from tests.conftest import TINY, make_generator, randomize_
 from tests.nvidia_pickle_writer import (
-    UNRELATED_SOURCE,
-    Record,
     dump_nvidia_pickle,
     snapshot_records,
     write_nvidia_pickle,
@@ -192,24 +189,6 @@ def test_truncated_pickle_is_refused(tmp_path: Path, keep: float) -> None:
     (tmp_path / "cut.pkl").write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(CheckpointError, match=r"cut\.pkl is truncated or corrupt"):
         load_network(tmp_path / "cut.pkl")
-
-
-def _alias_free_by_tensors(snapshot: dict[str, Any]) -> None:
-    synthesis = snapshot["G_ema"].child("synthesis")
-    state = dict(synthesis.state, _modules=OrderedDict(), _parameters=OrderedDict(weight=torch.zeros(4, 2)))
-    synthesis.state["_modules"]["input"] = Record("SynthesisInput", state, UNRELATED_SOURCE)
-
-
-@pytest.mark.parametrize("how", ["input tensors", "module source"])
-def test_stylegan3_alias_free_pickle_is_refused(tmp_path: Path, how: str) -> None:
-    if how == "module source":
-        snapshot = snapshot_records(make_generator(), module_src="from torch_utils.ops import filtered_lrelu\n")
-    else:
-        snapshot = snapshot_records(make_generator())
-        _alias_free_by_tensors(snapshot)
-    dump_nvidia_pickle(tmp_path / "sg3.pkl", snapshot)
-    with pytest.raises(CheckpointError, match=r"sg3\.pkl: StyleGAN3 \(alias-free\) networks are not supported yet"):
-        read_nvidia_pickle(tmp_path / "sg3.pkl")
 
 
 def test_conditional_pickle_is_refused(tmp_path: Path) -> None:

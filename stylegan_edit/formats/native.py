@@ -1,7 +1,8 @@
 """Network checkpoints: the native safetensors format, and detection of the foreign formats users hold.
 
 Native file: one `.safetensors` holding `G_ema.*` (and optionally `D.*`) tensors under NVIDIA's names, with
-`format`, `format_version` and the configs as JSON metadata. Loading is always strict.
+`format`, `format_version`, the configs as JSON metadata and, for StyleGAN3, `generator_class`. Loading is always
+strict.
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from torch import Tensor
 
 from stylegan_edit.assets import resolve_network
 from stylegan_edit.files import CheckpointError, build_strict, malformed, read_safetensors, write_safetensors
-from stylegan_edit.generators import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Network
+from stylegan_edit.formats.sg3_schedule import check_filter_lengths
+from stylegan_edit.generators import (
+    AnyGenerator,
+    Discriminator,
+    DiscriminatorConfig,
+    Network,
+    StyleGAN3Config,
+    build_generator,
+    config_from_json,
+    generator_class,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +35,14 @@ NETWORK_FORMAT_VERSION = 1
 
 def save_network(
     path: str | Path,
-    generator: Generator,
+    generator: AnyGenerator,
     discriminator: Discriminator | None = None,
     *,
     metadata: dict[str, str] | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> None:
-    """Write a native network file atomically (`dtype=torch.float16` halves the size for shipping)."""
+    """Write a native network file atomically (`dtype=torch.float16` halves the size for shipping). A StyleGAN3
+    generator's file says so in `generator_class` (absent: StyleGAN2)."""
     tensors = {f"G_ema.{k}": v for k, v in generator.state_dict().items()}
     meta = {
         "format": NETWORK_FORMAT,
@@ -41,6 +53,10 @@ def save_network(
         tensors.update({f"D.{k}": v for k, v in discriminator.state_dict().items()})
         meta["discriminator_config"] = discriminator.config.to_json()
     meta.update(metadata or {})
+    # Set last, so that metadata copied from another file cannot claim the wrong family.
+    meta.pop("generator_class", None)
+    if generator_class(generator.config) != "stylegan2":
+        meta["generator_class"] = generator_class(generator.config)
     write_safetensors(path, tensors, meta, dtype=dtype)
 
 
@@ -89,9 +105,9 @@ def load_network(spec: str | Path | None = None, *, device: torch.device | str =
     return network
 
 
-def load_generator(spec: str | Path | None = None, *, device: torch.device | str = "cpu") -> Generator:
-    """The inference (EMA) generator of a bundled model or any supported checkpoint (see `load_network`), in eval
-    mode without gradients."""
+def load_generator(spec: str | Path | None = None, *, device: torch.device | str = "cpu") -> AnyGenerator:
+    """The inference (EMA) generator (StyleGAN2 or StyleGAN3) of a bundled model or any supported checkpoint (see
+    `load_network`), in eval mode without gradients."""
     return load_network(spec, device=device).generator
 
 
@@ -100,7 +116,7 @@ def _load_native(path: Path) -> Network:
         path, what="stylegan-edit network", format=NETWORK_FORMAT, version=NETWORK_FORMAT_VERSION
     )
     try:
-        g_config = GeneratorConfig.from_json(meta["generator_config"])
+        g_config = config_from_json(meta["generator_config"], meta.get("generator_class"))
         d_config = (
             DiscriminatorConfig.from_json(meta["discriminator_config"]) if "discriminator_config" in meta else None
         )
@@ -113,12 +129,25 @@ def _load_native(path: Path) -> Network:
             f"{mapping_tensors}"
         )
     with malformed(path, "stylegan-edit network"):
-        generator = build_strict(lambda: Generator(g_config), _strip(tensors, "G_ema."), path)
+        if isinstance(g_config, StyleGAN3Config):
+            _check_stylegan3_size(g_config, tensors, path)
+        generator = build_strict(lambda: build_generator(g_config), _strip(tensors, "G_ema."), path)
         discriminator = None
         if d_config is not None:
             discriminator = build_strict(lambda: Discriminator(d_config), _strip(tensors, "D."), path)
-    extra = {k: v for k, v in meta.items() if k not in ("generator_config", "discriminator_config")}
+    extra = {k: v for k, v in meta.items() if k not in ("generator_config", "discriminator_config", "generator_class")}
     return Network(generator, discriminator, extra)
+
+
+def _check_stylegan3_size(config: StyleGAN3Config, tensors: dict[str, Tensor], path: Path) -> None:
+    """Refuse a StyleGAN3 config that claims more layers, or longer filters, than the file's tensors hold, before
+    anything is computed from it."""
+    stored = {key.split(".")[2] for key in tensors if key.startswith("G_ema.synthesis.L")}
+    if config.num_layers + 1 > len(stored):
+        raise CheckpointError(
+            f"{path}: the config has {config.num_layers + 1} synthesis layers, the file tensors for {len(stored)}"
+        )
+    check_filter_lengths(config, tensors, path, prefix="G_ema.")
 
 
 def _strip(tensors: dict[str, Tensor], prefix: str) -> dict[str, Tensor]:

@@ -1,4 +1,5 @@
-"""Read NVIDIA network pickles (stylegan2-ada-pytorch, stylegan3's StyleGAN2) without running code from the file.
+"""Read NVIDIA network pickles (stylegan2-ada-pytorch, stylegan3's StyleGAN2 and StyleGAN3 T / R) without running
+code from the file.
 
 An allow-list unpickler turns every `torch_utils.persistence` record into a placeholder holding the module's
 state; tensors are harvested under `named_parameters()` names and the architecture is read from the stored
@@ -22,7 +23,7 @@ from torch import Tensor
 from stylegan_edit.files import CheckpointError, malformed
 from stylegan_edit.formats.persistent import PersistentRecord
 from stylegan_edit.formats.pickle_guard import check_pickle, check_torch_file
-from stylegan_edit.generators import Network
+from stylegan_edit.generators import AnyGenerator, Network
 
 logger = logging.getLogger(__name__)
 
@@ -142,10 +143,11 @@ def harvest_tensors(record: PersistentRecord, source: str | Path, prefix: str = 
 def read_nvidia_pickle(path: str | Path) -> Network:
     """Read the EMA generator (`G_ema`) and, when it can be expressed, the discriminator (`D`) of an NVIDIA pickle.
 
-    Supports stylegan2-ada-pytorch snapshots and stylegan3's StyleGAN2 configs (unconditional, `skip` or
-    `resnet` G), and old TensorFlow StyleGAN2 pickles. NVIDIA's fp16 snapshots store fp32 tensors; the loaded
-    networks run in fp32 (≈1e-3 from NVIDIA's fp16 outputs). Raises `CheckpointError` with one clear line for
-    corrupt files, refused globals, StyleGAN3 alias-free and conditional networks.
+    Supports stylegan2-ada-pytorch snapshots, stylegan3 snapshots of all configs (StyleGAN2 with `skip` or
+    `resnet` G, StyleGAN3 T and R; unconditional), and old TensorFlow StyleGAN2 pickles. NVIDIA's fp16
+    snapshots store fp32 tensors; the loaded networks run in fp32 (≈1e-3 from NVIDIA's fp16 CUDA outputs).
+    Raises `CheckpointError` with one clear line for corrupt files, refused globals, conditional networks and
+    records the rebuilt network does not reproduce.
     """
 
     path = Path(path)
@@ -156,6 +158,7 @@ def read_nvidia_pickle(path: str | Path) -> Network:
 
 def _read_snapshot(data: Any, path: Path) -> Network:
     from stylegan_edit.formats.nvidia_config import build_discriminator, build_generator
+    from stylegan_edit.formats.nvidia_sg3 import build_stylegan3_generator, is_stylegan3_record
 
     if isinstance(data, int) and data == LEGACY_TORCH_MAGIC:
         from stylegan_edit.formats.rosinality import read_rosinality
@@ -174,7 +177,12 @@ def _read_snapshot(data: Any, path: Path) -> Network:
     if not isinstance(g_ema, PersistentRecord):
         keys = ", ".join(sorted(map(str, data))[:8]) or "none"
         raise CheckpointError(f"{path} has no G_ema network (keys: {keys})")
-    generator, metadata = build_generator(g_ema, harvest_tensors(g_ema, path), path)
+    tensors = harvest_tensors(g_ema, path)
+    generator: AnyGenerator
+    if is_stylegan3_record(g_ema, tensors):
+        generator, metadata = build_stylegan3_generator(g_ema, tensors, path)
+    else:
+        generator, metadata = build_generator(g_ema, tensors, path)
     discriminator = None
     d = data.get("D")
     if isinstance(d, PersistentRecord):

@@ -15,10 +15,7 @@ class PersistentRecord:
             raise pickle.UnpicklingError("persistent object record without a state dict")
         self.class_name = str(meta.get("class_name"))
         self.version = meta.get("version")
-        self.state: dict[str, Any] = meta["state"]
-        source = meta.get("module_src")
-        # Only a substring test on the source text: it is never compiled or executed.
-        self.alias_free = isinstance(source, str) and "filtered_lrelu" in source
+        self.state: dict[str, Any] = meta["state"]  # `meta["module_src"]` is left alone: never read, never run
 
     def __repr__(self) -> str:
         return f"PersistentRecord({self.class_name})"

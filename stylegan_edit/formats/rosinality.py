@@ -243,8 +243,11 @@ def _writable_discriminator(discriminator: Discriminator) -> None:
 
 
 def to_rosinality(network: Network, *, dtype: torch.dtype = torch.float32) -> dict[str, Any]:
-    """The converted-checkpoint dict `{g_ema, latent_avg[, d]}` under rosinality's names and shapes."""
+    """The converted-checkpoint dict `{g_ema, latent_avg[, d]}` under rosinality's names and shapes; `ValueError`
+    for a network rosinality cannot express."""
     generator, discriminator = network.generator, network.discriminator
+    if not isinstance(generator, Generator):
+        raise ValueError("rosinality files hold StyleGAN2 generators only; write a StyleGAN3 network as .safetensors")
     _writable_generator(generator)
     config = generator.config
     own = generator.state_dict()

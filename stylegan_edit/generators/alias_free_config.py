@@ -58,6 +58,8 @@ class StyleGAN3Config(JsonConfig):
             raise ValueError("z_dim, w_dim, mapping_layers, img_channels and num_layers must be positive")
         if not 0 <= self.num_critical < self.num_layers:
             raise ValueError(f"num_critical must be in [0, num_layers), got {self.num_critical}")
+        if not 0 <= self.num_fp16_res <= 32 or not 0 <= self.margin_size <= 4 * res:
+            raise ValueError("num_fp16_res must be in [0, 32] and margin_size in [0, 4 x resolution]")
         if self.conv_kernel not in (1, 3):
             raise ValueError(f"conv_kernel must be 1 (config R) or 3 (config T), got {self.conv_kernel}")
 
