@@ -14,6 +14,7 @@ from click.core import ParameterSource
 
 from stylegan_edit.cli.common import Interrupted, friendly_errors, pick_device
 from stylegan_edit.cli.options import FiniteFloat, device_option, progress_option
+from stylegan_edit.cli.train_augment import AUGMENT_FIELDS, augment_options, check_augment_options
 
 DEFAULT_SYNTHFACES_NUM = 50_000  # training.data.DEFAULT_SYNTHFACES_NUM
 CONFIGS = ("synthfaces-64", "tiny")  # stylegan_edit.training.options.PRESETS, without importing torch
@@ -24,7 +25,8 @@ WORKFLOW_NAMES |= {"synthfaces_num": "synthfaces_num", "workers": "num_workers",
 WORKFLOW_NAMES |= {"mirror": "xflip", "kimg": "total_kimg", "mbstd_group": "mbstd_group_size", "batch": "batch"}
 WORKFLOW_NAMES |= {name: name for name in ("lr", "gamma", "ema_kimg", "grid_kimg", "snapshot_kimg", "state_kimg")}
 OPTION_FIELDS: tuple[str, ...] = ("seed", "xflip", "total_kimg", "mbstd_group_size", "batch", "lr", "gamma", "ema_kimg")
-OPTION_FIELDS += ("grid_kimg", "snapshot_kimg", "state_kimg")
+OPTION_FIELDS += ("grid_kimg", "snapshot_kimg", "state_kimg", *AUGMENT_FIELDS)
+WORKFLOW_NAMES |= AUGMENT_FIELDS | {"snapshot_metrics": "snapshot_metrics"}
 
 
 def run_dir_option(what: str) -> Any:
@@ -140,7 +142,8 @@ def workers_option(func: Any) -> Any:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Continue the run in this folder from its saved state (only --kimg, intervals, --data, --batch, --lr, "
-    "--gamma, --mbstd-group, --ema-kimg, --device may change).  [default: start a new run]",
+    "--gamma, --mbstd-group, --ema-kimg, --ada-target, --ada-kimg, --snapshot-metrics, --device may change).  "
+    "[default: start a new run]",
 )
 @click.option(
     "--synthfaces-num",
@@ -149,13 +152,15 @@ def workers_option(func: Any) -> Any:
     show_default=True,
     help="Faces in a synthfaces: dataset (rendered once and cached).",
 )
+@augment_options
 @workers_option
 @device_option
 @progress_option
 @click.pass_context
 @friendly_errors
 def train(ctx: click.Context, **kwargs: Any) -> None:
-    """Train a StyleGAN2 (config e: R1, path length, style mixing, EMA) with resumable state."""
+    """Train a StyleGAN2 (config e: R1, path length, style mixing, EMA) with resumable state; fine-tune on a small
+    folder with --resume-from and --augment ada."""
     from stylegan_edit.workflow.training import GAN_RESUME_CHANGEABLE
 
     resume = kwargs["resume_dir"] is not None
@@ -164,6 +169,8 @@ def train(ctx: click.Context, **kwargs: Any) -> None:
         refuse_resume_changes(ctx, given, WORKFLOW_NAMES, GAN_RESUME_CHANGEABLE)
     elif kwargs["data_spec"] is None or kwargs["run_dir"] is None:
         raise click.UsageError("a new run needs --data and --outdir (or continue one with --resume DIR)")
+    else:
+        check_augment_options(given, kwargs["augment"])
     options = {} if resume else {"seed": kwargs["seed"], "xflip": kwargs["mirror"]}
     options |= {name: value for name, value in given.items() if name in OPTION_FIELDS}
     run_with_bar(
@@ -177,6 +184,7 @@ def train(ctx: click.Context, **kwargs: Any) -> None:
         fine_tune=kwargs["resume_from"],
         changes=options,
         synthfaces_num=None if resume else kwargs["synthfaces_num"],
+        snapshot_metrics=kwargs["snapshot_metrics"],
         num_workers=kwargs["workers"],
     )
 
@@ -236,7 +244,10 @@ def run_with_bar(kind: str, device: str, progress: bool, **arguments: Any) -> No
                 dynamic_ncols=True,
             )
             with bar:
-                show = _GanBar(bar, echo) if kind == "gan" else _EncoderBar(bar, echo)
+                if kind == "gan":
+                    show: Any = _GanBar(bar, echo, augmented=run.trainer.augmentation is not None)
+                else:
+                    show = _EncoderBar(bar, echo)
                 for step in run.steps():
                     show(step)
             echo(show.finished(run))
@@ -245,10 +256,11 @@ def run_with_bar(kind: str, device: str, progress: bool, **arguments: Any) -> No
 
 
 class _GanBar:
-    """The GAN run's progress bar: losses and the latest penalties; a line per written file."""
+    """The GAN run's progress bar: losses, the latest penalties and the augmentation probability p; a line per
+    written file (with p when the run augments)."""
 
-    def __init__(self, bar: Any, echo: Any) -> None:
-        self.bar, self.echo = bar, echo
+    def __init__(self, bar: Any, echo: Any, *, augmented: bool = False) -> None:
+        self.bar, self.echo, self.augmented = bar, echo, augmented
         self.last_r1 = self.last_pl = float("nan")
 
     def __call__(self, progress: Any) -> None:
@@ -256,12 +268,15 @@ class _GanBar:
         self.last_r1 = stats.r1_penalty if stats.r1_penalty is not None else self.last_r1
         self.last_pl = stats.pl_penalty if stats.pl_penalty is not None else self.last_pl
         self.bar.update(stats.batch)
+        augment = f"p {stats.augment_p:.5f} " if self.augmented else ""
         self.bar.set_postfix_str(
             f"kimg {stats.kimg:.2f} G {stats.loss_g:.3f} D {stats.loss_d:.3f} R1 {self.last_r1:.4f} "
-            f"PL {self.last_pl:.4f} {stats.images_per_second:.1f} img/s"
+            f"PL {self.last_pl:.4f} {augment}{stats.images_per_second:.1f} img/s"
         )
         if progress.written:
-            self.echo(f"kimg {stats.kimg:.3f}: wrote {', '.join(path.name for path in progress.written)}")
+            names = ", ".join(path.name for path in progress.written)
+            augment = f" (p {stats.augment_p:.5f})" if self.augmented else ""
+            self.echo(f"kimg {stats.kimg:.3f}: wrote {names}{augment}")
 
     def finished(self, run: Any) -> str:
         return f"finished {run.trainer.cur_nimg / 1000:.3f} kimg in {run.run_dir}"

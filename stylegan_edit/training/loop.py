@@ -2,15 +2,18 @@
 resumable state written into the run folder on schedule (by the main process only).
 
 Run folder: `training_options.json`, `reals.png`, `fakes-init.png`, `fakes{kimg:06d}.png`,
-`network-snapshot-{kimg:06d}.safetensors` (G_ema + D, native format), `state.pt` / `state-prev.pt`.
+`network-snapshot-{kimg:06d}.safetensors` (G_ema + D, native format), `state.pt` / `state-prev.pt`, and
+`stats.jsonl`: one line per sample grid with the step's losses and the augmentation probability `augment_p`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -23,6 +26,7 @@ from stylegan_edit.training.trainer import StepStats, Trainer
 GRID_COLUMNS = 8
 GRID_ROWS = 8
 OPTIONS_FILE = "training_options.json"
+STATS_FILE = "stats.jsonl"
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +67,38 @@ def write_reals(trainer: Trainer, path: Path) -> Path:
 
 
 def write_snapshot(trainer: Trainer, path: Path, metadata: dict[str, str] | None = None) -> Path:
-    """G_ema and D in the native network format, with the kimg and training options as metadata."""
+    """G_ema and D in the native network format, with the kimg, training options and (with augmentation) the
+    augmentation probability as metadata."""
     meta = {**(metadata or {}), "kimg": f"{trainer.cur_nimg / 1000:.3f}", "training_options": trainer.options.to_json()}
+    if trainer.augmentation is not None:
+        meta["augment_p"] = f"{trainer.augment_p:.6f}"
     save_network(path, trainer.generator_ema, trainer.discriminator, metadata=meta)
     return path
+
+
+def append_record(path: Path, record: Mapping[str, Any], *, key: str = "kimg") -> Path:
+    """Add `record` as the last line of the JSON-lines file `path`, first dropping lines whose `key` (a number) is
+    not below the record's (what a resumed run repeats); the file is rewritten whole under a temporary name."""
+    lines = path.read_text().splitlines() if path.exists() else []
+    limit = float(record[key])
+    kept = [line for line in lines if line.strip() and float(json.loads(line).get(key, -1)) < limit]
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(f"{line}\n" for line in [*kept, json.dumps(dict(record), sort_keys=True)]))
+    return path
+
+
+def write_stats(stats: StepStats, path: Path) -> Path:
+    """One line of `stats.jsonl`: the step's kimg, losses, D outputs and augmentation probability."""
+    record = {
+        "kimg": round(stats.kimg, 6),
+        "step": stats.step,
+        "loss_g": stats.loss_g,
+        "loss_d": stats.loss_d,
+        "d_real": stats.d_real,
+        "d_fake": stats.d_fake,
+        "augment_p": stats.augment_p,
+    }
+    return append_record(path, record)
 
 
 def write_options(trainer: Trainer, run_dir: Path) -> Path:
@@ -107,6 +139,7 @@ def run_training(
             tag = f"{after // 1000:06d}"
             if done or _crossed(before, after, opts.grid_kimg):
                 written.append(write_grid(trainer, run_dir / f"fakes{tag}.png"))
+                write_stats(stats, run_dir / STATS_FILE)
             if done or _crossed(before, after, opts.snapshot_kimg):
                 written.append(write_snapshot(trainer, run_dir / f"network-snapshot-{tag}.safetensors", metadata))
             if done or _crossed(before, after, opts.state_kimg):

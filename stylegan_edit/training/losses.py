@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from stylegan_edit.generators import Discriminator, Generator
+from stylegan_edit.generators import AnyGenerator, Generator
 
 
 class PhaseRandom:
@@ -32,7 +32,7 @@ class PhaseRandom:
 
 
 def run_generator(
-    generator: Generator, z: Tensor, rng: PhaseRandom, *, mixing_prob: float, update_w_avg: bool = False
+    generator: AnyGenerator, z: Tensor, rng: PhaseRandom, *, mixing_prob: float, update_w_avg: bool = False
 ) -> tuple[Tensor, Tensor]:
     """Images `[N, C, H, W]` and the ws `[N, num_ws, w_dim]` that made them, with random noise and style mixing.
 
@@ -47,9 +47,8 @@ def run_generator(
         z_mix = rng.randn(list(z.shape))
         if mix and cutoff < num_ws:
             ws = torch.cat([ws[:, :cutoff], generator.mapping(z_mix)[:, cutoff:]], dim=1)
-    noise = [
-        rng.randn([z.shape[0], 1, layer.resolution, layer.resolution]) for layer in generator.synthesis.noise_layers()
-    ]
+    layers = generator.synthesis.noise_layers() if isinstance(generator, Generator) else []  # StyleGAN3: none
+    noise = [rng.randn([z.shape[0], 1, layer.resolution, layer.resolution]) for layer in layers]
     images = generator.synthesis(ws, noise=noise, fused_modconv=False)
     return images, ws
 
@@ -64,8 +63,10 @@ def discriminator_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
 
 
-def r1_penalty(discriminator: Discriminator, reals: Tensor) -> tuple[Tensor, Tensor]:
-    """`||grad_x D(x)||^2` per real image `[N]` (differentiable), and the logits `[N, 1]` it came from."""
+def r1_penalty(discriminator: Callable[[Tensor], Tensor], reals: Tensor) -> tuple[Tensor, Tensor]:
+    """`||grad_x D(x)||^2` per real image `[N]` (differentiable), and the logits `[N, 1]` it came from.
+
+    `discriminator` may augment before D (ADA): the gradient is still taken at the un-augmented reals."""
     reals = reals.detach().requires_grad_(True)
     logits = discriminator(reals)
     (grads,) = torch.autograd.grad(logits.sum(), reals, create_graph=True)

@@ -11,6 +11,9 @@ from typing import Any, Self
 
 from stylegan_edit.files import JsonConfig
 from stylegan_edit.generators.config import DiscriminatorConfig, GeneratorConfig
+from stylegan_edit.training.augment import PIPELINES
+
+AUGMENT_MODES = ("none", "fixed", "ada")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,12 @@ class TrainingOptions(JsonConfig):
     half-life in thousands of images, ramped up as `min(ema_kimg * 1000, cur_nimg * ema_rampup)`. The `*_kimg`
     intervals schedule sample grids, network snapshots and resumable state; 0 turns one off (the end of training
     still writes all three).
+
+    Adaptive discriminator augmentation (arXiv:2006.06676): augment `none`, `fixed` (probability `aug_p`) or
+    `ada` (starts at `aug_p`; every `ada_interval` steps `p` moves by `batch * ada_interval / (ada_kimg * 1000)`
+    towards the value at which the share of positive D outputs on reals is `ada_target`); `augpipe` names the
+    pipeline (`training.augment.PIPELINES`). freeze_d: FreezeD (arXiv:2002.10964), the first `freeze_d`
+    discriminator blocks (the highest resolutions: b{res}, b{res/2}, ...) keep their weights.
     """
 
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -47,6 +56,13 @@ class TrainingOptions(JsonConfig):
     snapshot_kimg: float = 200.0
     state_kimg: float = 50.0
     seed: int = 0
+    augment: str = "none"
+    aug_p: float = 0.0
+    ada_target: float = 0.6
+    ada_kimg: float = 500.0
+    ada_interval: int = 4
+    augpipe: str = "bgc"
+    freeze_d: int = 0
 
     def __post_init__(self) -> None:
         if self.generator.img_resolution != self.discriminator.img_resolution:
@@ -66,6 +82,24 @@ class TrainingOptions(JsonConfig):
             raise ValueError("mixing_prob and pl_decay must lie in [0, 1]")
         if min(self.total_kimg, self.grid_kimg, self.snapshot_kimg, self.state_kimg) < 0:
             raise ValueError("total_kimg and the *_kimg intervals must not be negative")
+        self._check_augmentation()
+
+    def _check_augmentation(self) -> None:
+        if self.augment not in AUGMENT_MODES:
+            raise ValueError(f"unknown augment mode {self.augment!r} (known: {', '.join(AUGMENT_MODES)})")
+        if self.augpipe not in PIPELINES:
+            raise ValueError(f"unknown augmentation pipeline {self.augpipe!r} (known: {', '.join(PIPELINES)})")
+        if not 0 <= self.aug_p <= 1 or not 0 <= self.ada_target <= 1:
+            raise ValueError("aug_p and ada_target must lie in [0, 1]")
+        if self.ada_kimg <= 0 or self.ada_interval < 1:
+            raise ValueError("ada_kimg must be positive and ada_interval at least 1")
+        if self.augment == "fixed" and self.aug_p == 0:
+            raise ValueError("augment 'fixed' needs a probability aug_p above 0")
+        if self.augment == "none" and self.aug_p > 0:
+            raise ValueError("aug_p needs augment 'ada' or 'fixed'")
+        blocks = len(self.discriminator.block_resolutions)
+        if not 0 <= self.freeze_d <= blocks:
+            raise ValueError(f"freeze_d must lie in [0, {blocks}] (the discriminator's blocks), got {self.freeze_d}")
 
     @property
     def resolution(self) -> int:

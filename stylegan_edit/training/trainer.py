@@ -2,7 +2,9 @@
 
 A step takes one batch and runs, as stylegan2-ada-pytorch's training loop does: G main, G path-length
 regularisation (every `pl_interval` steps), D main, D R1 regularisation (every `r1_interval` steps), then the
-generator EMA update. Every random draw depends on (seed, step, phase, rank) only, so resuming is exact.
+generator EMA update and (ADA, arXiv:2006.06676) the augmentation probability's adjustment. Every image D sees
+goes through the augmentation pipeline when one is on. Every random draw depends on (seed, step, phase, rank)
+only, so resuming is exact.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch.utils.data import Dataset
 
 from stylegan_edit.files import load_strict
 from stylegan_edit.generators import Discriminator, Generator, Network
+from stylegan_edit.training.ada import Augmentation
 from stylegan_edit.training.data import step_loader
 from stylegan_edit.training.distributed import Distributed
 from stylegan_edit.training.losses import (
@@ -38,6 +41,9 @@ from stylegan_edit.training.state import (
 )
 
 PHASE_G_MAIN, PHASE_G_REG, PHASE_D_MAIN, PHASE_D_REG, PHASE_DATA = range(5)
+# The augmentation's draws have phases of their own, so a run without augmentation draws exactly what it drew
+# before augmentation existed.
+PHASE_AUG_G_FAKE, PHASE_AUG_D_FAKE, PHASE_AUG_D_REAL, PHASE_AUG_R1 = range(5, 9)
 # Options that may change when a run resumes: the scheduling ones, which leave its trajectory alone; the batch
 # (moving a run to a GPU, say): Adam keeps per-parameter state and the lazy intervals, EMA half-life and data order
 # are defined per step or per image, so the run goes on where it was, with bigger steps; and the learning rate and
@@ -47,6 +53,9 @@ PHASE_G_MAIN, PHASE_G_REG, PHASE_D_MAIN, PHASE_D_REG, PHASE_DATA = range(5)
 # from its weights with the new decay).
 RESUMABLE_CHANGES: tuple[str, ...] = ("total_kimg", "grid_kimg", "snapshot_kimg", "state_kimg", "batch", "lr", "gamma")
 RESUMABLE_CHANGES += ("mbstd_group_size", "ema_kimg")
+# ADA's target and speed steer how `p` moves from its saved value on; they change no weight (the mode, the
+# pipeline, the starting p and the frozen D blocks define the run and stay).
+RESUMABLE_CHANGES += ("ada_target", "ada_kimg")
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class StepStats:
     pl_penalty: float | None
     batch: int
     seconds: float
+    augment_p: float = 0.0
 
     @property
     def kimg(self) -> float:
@@ -91,7 +101,8 @@ class Trainer:
     `network` starts G, G_ema and D from a checkpoint (fine-tuning; its configs must equal the options'); without
     a discriminator D starts fresh. `distributed` (from `setup_distributed`) makes this process one replica of a
     data-parallel run and then decides the device; otherwise `device` does. Learned state: `generator`,
-    `generator_ema`, `discriminator`, the optimisers, `pl_mean`, `step_index` and `cur_nimg`.
+    `generator_ema`, `discriminator`, the optimisers, `pl_mean`, `step_index`, `cur_nimg` and the `augmentation`'s
+    probability and statistics.
     """
 
     def __init__(
@@ -137,6 +148,9 @@ class Trainer:
         self.distributed.broadcast_(self.generator)
         self.distributed.broadcast_(self.discriminator)
         self.generator_ema = copy.deepcopy(self.generator).eval().requires_grad_(False)
+        frozen = options.discriminator.block_resolutions[: options.freeze_d]
+        self._frozen_d = [p for res in frozen for p in getattr(self.discriminator, f"b{res}").parameters()]
+        self.augmentation = Augmentation.from_options(options, self.device)
         self.g_optimizer = lazy_adam(self.generator.parameters(), options.lr, options.betas, options.pl_interval)
         self.d_optimizer = lazy_adam(self.discriminator.parameters(), options.lr, options.betas, options.r1_interval)
         self.pl_mean = torch.zeros([], device=self.device)
@@ -168,6 +182,23 @@ class Trainer:
             images = torch.where(mask[:, None, None, None], images.flip(3), images)
         return images
 
+    def _augment(self, images: Tensor, phase: int) -> Tensor:
+        """`images` as D sees them: through the augmentation pipeline (with this phase's draws) when it is on."""
+        if self.augmentation is None:
+            return images
+        return self.augmentation(images, self._random(phase).torch)
+
+    def _train_discriminator(self, trainable: bool) -> None:
+        """Turn D's gradients on or off; the FreezeD blocks never get any."""
+        self.discriminator.requires_grad_(trainable)
+        for param in self._frozen_d:
+            param.requires_grad_(False)
+
+    @property
+    def augment_p(self) -> float:
+        """The current augmentation probability (0 without augmentation)."""
+        return self.augmentation.p if self.augmentation is not None else 0.0
+
     def _z(self, rng: PhaseRandom, num: int) -> Tensor:
         return rng.randn([num, self.options.generator.z_dim])
 
@@ -184,11 +215,11 @@ class Trainer:
 
         # G main: fool D; tracks w_avg.
         G.requires_grad_(True)
-        D.requires_grad_(False)
+        self._train_discriminator(False)
         self.g_optimizer.zero_grad(set_to_none=True)
         rng = self._random(PHASE_G_MAIN)
         fakes, _ = run_generator(G, self._z(rng, n), rng, mixing_prob=opts.mixing_prob, update_w_avg=True)
-        loss_g = generator_loss(D(fakes)).mean()
+        loss_g = generator_loss(D(self._augment(fakes, PHASE_AUG_G_FAKE))).mean()
         loss_g.backward()
         self.distributed.average_(G.mapping.w_avg)
         self._update(G, self.g_optimizer)
@@ -209,13 +240,15 @@ class Trainer:
 
         # D main: tell reals from fakes.
         G.requires_grad_(False)
-        D.requires_grad_(True)
+        self._train_discriminator(True)
         self.d_optimizer.zero_grad(set_to_none=True)
         rng = self._random(PHASE_D_MAIN)
         with torch.no_grad():
             fakes, _ = run_generator(G, self._z(rng, n), rng, mixing_prob=opts.mixing_prob)
-        fake_logits = D(fakes)
-        real_logits = D(reals)
+        fake_logits = D(self._augment(fakes, PHASE_AUG_D_FAKE))
+        real_logits = D(self._augment(reals, PHASE_AUG_D_REAL))
+        if self.augmentation is not None:
+            self.augmentation.observe(real_logits)
         loss_d = discriminator_loss(real_logits, fake_logits)
         loss_d.backward()
         self._update(D, self.d_optimizer)
@@ -223,7 +256,9 @@ class Trainer:
         r1_value = None
         if self.step_index % opts.r1_interval == 0 and opts.gamma > 0:
             self.d_optimizer.zero_grad(set_to_none=True)
-            penalty, logits = r1_penalty(D, reals)
+            penalty, logits = r1_penalty(lambda images: D(self._augment(images, PHASE_AUG_R1)), reals)
+            if self.augmentation is not None:  # stylegan2-ada counts the regularisation pass's signs too
+                self.augmentation.observe(logits)
             loss = (logits.flatten() * 0 + penalty * (opts.gamma / 2)).mean() * opts.r1_interval
             loss.backward()
             self._update(D, self.d_optimizer)
@@ -232,6 +267,9 @@ class Trainer:
         self._update_ema()
         self.cur_nimg += opts.batch
         self.step_index += 1
+        if self.augmentation is not None:
+            average = self.distributed.average_
+            self.augmentation.step_done(self.step_index, opts.batch, average=lambda t: average(t.to(self.device)).cpu())
         return StepStats(
             step=self.step_index - 1,
             cur_nimg=self.cur_nimg,
@@ -243,6 +281,7 @@ class Trainer:
             pl_penalty=pl_value,
             batch=opts.batch,
             seconds=time.perf_counter() - start,
+            augment_p=self.augment_p,
         )
 
     def ema_beta(self) -> float:
@@ -273,6 +312,7 @@ class Trainer:
             "step": self.step_index,
             "cur_nimg": self.cur_nimg,
             "rng": capture_rng(),
+            **(self.augmentation.state_dict() if self.augmentation is not None else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -291,6 +331,8 @@ class Trainer:
         self.step_index = int(state["step"])
         self.cur_nimg = int(state["cur_nimg"])
         restore_rng(state["rng"])
+        if self.augmentation is not None:
+            self.augmentation.load_state_dict(state)
         self._batches = None
 
     @classmethod

@@ -27,6 +27,7 @@ _EXPORTS = {
     "fit_direction": "directions",
     "fid": "evaluation",
     "separability": "evaluation",
+    "small_data_metrics": "small_data",
     "edit_fidelity": "edit_evaluation",
     "ppl": "edit_evaluation",
     "train_gan": "training",
@@ -58,6 +59,7 @@ __all__ = [
     "resume_options",
     "save_inversion",
     "separability",
+    "small_data_metrics",
     "style_mix",
     "train_classifier",
     "train_encoder",
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
     from stylegan_edit.workflow.mixing import blend, interpolate
     from stylegan_edit.workflow.outputs import save_inversion
     from stylegan_edit.workflow.presets import PRESETS, Preset, get_preset
+    from stylegan_edit.workflow.small_data import small_data_metrics
     from stylegan_edit.workflow.training import resume_options, train_gan
 
 

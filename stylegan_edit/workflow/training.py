@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from stylegan_edit.formats.native import load_network
 from stylegan_edit.generators import DiscriminatorConfig, Network
+from stylegan_edit.metrics.ms_ssim import MIN_SIZE as MS_SSIM_MIN_SIZE
 from stylegan_edit.training import (
     Distributed,
     Progress,
@@ -27,11 +28,15 @@ from stylegan_edit.training import (
 from stylegan_edit.training.data import DEFAULT_SYNTHFACES_NUM, describe_dataset, open_dataset
 from stylegan_edit.training.state import PREVIOUS_STATE_FILE, STATE_FILE, ResumeError, check_resume_changes
 from stylegan_edit.training.trainer import RESUMABLE_CHANGES
+from stylegan_edit.workflow.small_data import DEFAULT_SNAPSHOT_NUM
 
 DEFAULT_CONFIG = "synthfaces-64"
 # What a resumed GAN run may change: the options of `training.trainer.RESUMABLE_CHANGES` (scheduling, batch, lr,
-# gamma, the mbstd group, the EMA half-life: see there why), where the data is, and how the run is executed.
-GAN_RESUME_CHANGEABLE = frozenset(RESUMABLE_CHANGES) | {"data", "num_workers", "device"}
+# gamma, the mbstd group, the EMA half-life, ADA's target and speed: see there why), where the data is, and how the
+# run is executed and measured.
+GAN_RESUME_CHANGEABLE = frozenset(RESUMABLE_CHANGES) | {"data", "num_workers", "device", "snapshot_metrics"}
+# stylegan2-ada-pytorch's `ada_kimg` when it starts from a trained network: p must react faster at the beginning.
+TRANSFER_ADA_KIMG = 100.0
 __all__ = [
     "GAN_RESUME_CHANGEABLE",
     "GanRun",
@@ -94,20 +99,28 @@ def training_options(
 @dataclass(frozen=True)
 class GanRun:
     """A GAN run ready to step: its trainer, folder, the metadata its snapshots and states record, and one-line
-    notes for the user (state fallbacks, where it resumes, the data). `steps()` trains to `total_kimg`."""
+    notes for the user (state fallbacks, where it resumes, the data). `steps()` trains to `total_kimg`;
+    `snapshot_metrics` generated images measure each snapshot (KID, MS-SSIM; 0: none)."""
 
     trainer: Trainer
     run_dir: Path
     metadata: dict[str, str]
     notes: tuple[str, ...]
+    snapshot_metrics: int = 0
 
     @property
     def total_nimg(self) -> int:
         return round(self.trainer.options.total_kimg * 1000)
 
     def steps(self) -> Iterator[Progress]:
-        """Train until `total_kimg`, writing grids, snapshots and states on schedule (`training.run_training`)."""
-        return run_training(self.trainer, self.run_dir, metadata=self.metadata)
+        """Train until `total_kimg`, writing grids, snapshots and states on schedule (`training.run_training`) and,
+        with `snapshot_metrics`, a line of `snapshot_metrics.jsonl` per snapshot (`workflow.small_data`)."""
+        steps = run_training(self.trainer, self.run_dir, metadata=self.metadata)
+        if self.snapshot_metrics <= 0 or not self.trainer.distributed.is_main:
+            return steps
+        from stylegan_edit.workflow.small_data import SnapshotMetrics, with_snapshot_metrics
+
+        return with_snapshot_metrics(steps, SnapshotMetrics(self.trainer, num=self.snapshot_metrics), self.run_dir)
 
 
 @contextmanager
@@ -161,6 +174,7 @@ def open_gan_run(
     fine_tune: str | Path | None = None,
     changes: Mapping[str, Any] | None = None,
     synthfaces_num: int | None = None,
+    snapshot_metrics: int | None = None,
     distributed: Distributed | None = None,
     num_workers: int = 0,
 ) -> GanRun:
@@ -168,10 +182,13 @@ def open_gan_run(
 
     data: an image folder, `synthfaces:photo` or `synthfaces:toon` (needed for a new run; a resumed run reads the
     one it recorded unless given). config: the preset of a new run (default `synthfaces-64`). fine_tune: start a
-    new run from this checkpoint or bundled name. changes: `TrainingOptions` fields to set (a resumed run: only
-    those `resume_options` allows). synthfaces_num: faces in a `synthfaces:` dataset (default 50,000; a resumed
-    run keeps its own). Raises `ResumeError` for an input a resumed run cannot change, `ValueError` for bad data
-    or a folder that already holds a run; on any process's failure every process raises.
+    new run from this checkpoint or bundled name (with `augment="ada"`, `ada_kimg` defaults to
+    `TRANSFER_ADA_KIMG`). changes: `TrainingOptions` fields to set (a resumed run: only those `resume_options`
+    allows). synthfaces_num: faces in a `synthfaces:` dataset (default 50,000; a resumed run keeps its own).
+    snapshot_metrics: generated images for the KID and MS-SSIM of each snapshot (default: `DEFAULT_SNAPSHOT_NUM`
+    for a fine-tune, else 0; a resumed run keeps its own unless given). Raises `ResumeError` for an input a
+    resumed run cannot change, `ValueError` for bad data or a folder that already holds a run; on any process's
+    failure every process raises.
     """
     distributed = distributed or Distributed()
     changes = dict(changes or {})
@@ -181,12 +198,15 @@ def open_gan_run(
         check_resume_changes(
             [*changes, *(name for name, value in given.items() if value is not None)], GAN_RESUME_CHANGEABLE
         )
-        prepared = prepared_everywhere(distributed, lambda: _resumed(run_dir, data, changes))
+        prepared = prepared_everywhere(distributed, lambda: _resumed(run_dir, data, changes, snapshot_metrics))
     else:
         if data is None:
             raise ValueError("a new run needs its training data (an image folder or synthfaces:photo)")
         num = synthfaces_num if synthfaces_num is not None else DEFAULT_SYNTHFACES_NUM
-        new = partial(_new, run_dir, data, config or DEFAULT_CONFIG, fine_tune, changes, num, distributed.is_main)
+        if fine_tune is not None and changes.get("augment") == "ada":
+            changes.setdefault("ada_kimg", TRANSFER_ADA_KIMG)
+        config = config or DEFAULT_CONFIG
+        new = partial(_new, run_dir, data, config, fine_tune, changes, num, snapshot_metrics, distributed.is_main)
         prepared = prepared_everywhere(distributed, new)
     # The replicas talk from here on (the trainer broadcasts rank 0's weights), so every one builds it.
     trainer = Trainer(
@@ -197,7 +217,19 @@ def open_gan_run(
     if trainer.cur_nimg >= round(trainer.options.total_kimg * 1000):
         raise ValueError(f"{run_dir} has already trained {trainer.cur_nimg / 1000:.3f} kimg; raise --kimg to go on")
     data_note = f"data: {describe_dataset(prepared.dataset, prepared.metadata['data'])}"
-    return GanRun(trainer, run_dir, prepared.metadata, (*prepared.notes, data_note))
+    metrics = int(prepared.metadata["snapshot_metrics"])
+    return GanRun(trainer, run_dir, prepared.metadata, (*prepared.notes, data_note), metrics)
+
+
+def _snapshot_metrics(metadata: dict[str, str], given: int | None, resolution: int) -> str:
+    """The run's `snapshot_metrics`: as given, else as recorded, else `DEFAULT_SNAPSHOT_NUM` for a fine-tune."""
+    default = DEFAULT_SNAPSHOT_NUM if "resume_from" in metadata else 0
+    num = given if given is not None else int(metadata.get("snapshot_metrics", default))
+    if num < 0:
+        raise ValueError(f"snapshot_metrics must not be negative, got {num}")
+    if num and resolution < MS_SSIM_MIN_SIZE:
+        raise ValueError(f"snapshot metrics (MS-SSIM) need images of at least {MS_SSIM_MIN_SIZE} px; pass 0")
+    return str(num)
 
 
 @dataclass(frozen=True)
@@ -219,6 +251,7 @@ def _new(
     fine_tune: str | Path | None,
     changes: dict[str, Any],
     synthfaces_num: int,
+    snapshot_metrics: int | None,
     is_main: bool,
 ) -> _Prepared:
     notes = []
@@ -230,11 +263,12 @@ def _new(
         if network.discriminator is None:
             notes.append(f"warning: {fine_tune} has no discriminator; training a fresh one from scratch")
     dataset = open_dataset(data, options.resolution, synthfaces_num=synthfaces_num)
+    metadata["snapshot_metrics"] = _snapshot_metrics(metadata, snapshot_metrics, options.resolution)
     check_new_run_dir(run_dir, create=is_main)  # only once the options and data are known to be good
     return _Prepared(options, dataset, metadata, tuple(notes), network=network)
 
 
-def _resumed(run_dir: Path, data: str | None, changes: dict[str, Any]) -> _Prepared:
+def _resumed(run_dir: Path, data: str | None, changes: dict[str, Any], snapshot_metrics: int | None) -> _Prepared:
     loaded = load_state(run_dir)
     options = resume_options(loaded.state, **changes)
     metadata = {str(k): str(v) for k, v in loaded.state.get("metadata", {}).items()}
@@ -243,6 +277,7 @@ def _resumed(run_dir: Path, data: str | None, changes: dict[str, Any]) -> _Prepa
         raise ValueError(f"{loaded.path} does not record its data; pass --data")
     num = int(metadata.get("synthfaces_num", DEFAULT_SYNTHFACES_NUM))
     dataset = open_dataset(metadata["data"], options.resolution, synthfaces_num=num)
+    metadata["snapshot_metrics"] = _snapshot_metrics(metadata, snapshot_metrics, options.resolution)
     resuming = f"resuming {run_dir} at {loaded.state['cur_nimg'] / 1000:.3f} kimg from {loaded.path.name}"
     return _Prepared(options, dataset, metadata, (*loaded.notes, resuming), state=loaded.state)
 
@@ -256,6 +291,7 @@ def train_gan(
     fine_tune: str | Path | None = None,
     changes: Mapping[str, Any] | None = None,
     synthfaces_num: int | None = None,
+    snapshot_metrics: int | None = None,
     device: str = "cpu",
     num_workers: int = 0,
     progress: Callable[[Progress], None] | None = None,
@@ -274,6 +310,7 @@ def train_gan(
             fine_tune=fine_tune,
             changes=changes,
             synthfaces_num=synthfaces_num,
+            snapshot_metrics=snapshot_metrics,
             distributed=distributed,
             num_workers=num_workers,
         )
