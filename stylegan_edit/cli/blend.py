@@ -11,14 +11,14 @@ from stylegan_edit.cli.common import friendly_errors, output_folder
 from stylegan_edit.cli.options import FiniteFloat, PowerOfTwo, ResolutionAlphas, outdir_option
 
 if TYPE_CHECKING:
-    from stylegan_edit.generators import Generator
+    from stylegan_edit.generators import AnyGenerator
 
 MODEL_HELP = "MODEL_A and MODEL_B: checkpoints in any supported format (native, NVIDIA .pkl, .pt) or bundled names."
 BLENDED = "blended.safetensors"
 INTERPOLATED = "interpolated.safetensors"
 
 
-def _save(out_path: Path, generator: Generator, metadata: dict[str, str]) -> None:
+def _save(out_path: Path, generator: AnyGenerator, metadata: dict[str, str]) -> None:
     from stylegan_edit.formats.native import save_network
 
     save_network(out_path, generator, metadata=metadata)
@@ -30,16 +30,27 @@ def _save(out_path: Path, generator: Generator, metadata: dict[str, str]) -> Non
 @click.option(
     "--swap-res",
     type=PowerOfTwo(min=4, max=2048),
-    required=True,
+    default=None,
     help="Blocks below this resolution come from MODEL_A (structure), blocks at and above it from MODEL_B "
-    "(texture, rendering style). 4 takes all of B's synthesis; twice the model's resolution keeps all of A.",
+    "(texture, rendering style); StyleGAN3: its layers, by output sampling rate (the Fourier input at the lowest). "
+    "4 takes all of B's synthesis; twice the model's resolution keeps all of A.  [default: none; give it or "
+    "--swap-layer]",
+)
+@click.option(
+    "--swap-layer",
+    type=click.IntRange(min=0),
+    default=None,
+    help="StyleGAN3, instead of --swap-res: the layers driven by W+ codes below this index come from MODEL_A (the "
+    "Fourier input is 0, layer L{i} is i+1), the rest from MODEL_B; 0 takes all of B's synthesis, num_ws keeps "
+    "all of A.  [default: none; give it or --swap-res]",
 )
 @click.option(
     "--transition-width",
     type=FiniteFloat(min=0),
     default=0.0,
     show_default=True,
-    help="Ramp the weights linearly over this many resolution levels around --swap-res (up to 1: hard switch).",
+    help="Ramp the weights linearly over this many resolution levels around --swap-res (layers around "
+    "--swap-layer); up to 1: hard switch.",
 )
 @click.option(
     "--mapping-from",
@@ -50,21 +61,37 @@ def _save(out_path: Path, generator: Generator, metadata: dict[str, str]) -> Non
 )
 @outdir_option(Path("out"), f"the blended network, {BLENDED} (a native checkpoint)")
 @friendly_errors
-def blend(model_a: str, model_b: str, swap_res: int, transition_width: float, mapping_from: str, outdir: Path) -> None:
+def blend(
+    model_a: str,
+    model_b: str,
+    swap_res: int | None,
+    swap_layer: int | None,
+    transition_width: float,
+    mapping_from: str,
+    outdir: Path,
+) -> None:
     """Layer swapping: MODEL_A's low-resolution blocks with MODEL_B's high-resolution ones (toonification)."""
     from stylegan_edit.workflow.mixing import blend as blend_models
     from stylegan_edit.workflow.mixing import blend_shares, provenance
 
+    if (swap_res is None) == (swap_layer is None):
+        raise click.UsageError("give exactly one of --swap-res and --swap-layer")
     mapping: Literal["a", "b"] = "b" if mapping_from == "b" else "a"
+    swap = {"swap_res": swap_res} if swap_res is not None else {"swap_layer": swap_layer}
     with output_folder(outdir):
         blended = blend_models(
-            model_a, model_b, swap_res=swap_res, transition_width=transition_width, mapping_from=mapping
+            model_a,
+            model_b,
+            swap_res=swap_res,
+            swap_layer=swap_layer,
+            transition_width=transition_width,
+            mapping_from=mapping,
         )
-        parameters = {"swap_res": swap_res, "transition_width": transition_width, "mapping_from": mapping}
+        parameters = {**swap, "transition_width": transition_width, "mapping_from": mapping}
         _save(outdir / BLENDED, blended, provenance("blend", model_a, model_b, **parameters))
-    shares = blend_shares(blended.img_resolution, swap_res, transition_width)
-    described = ", ".join(f"{res}: {share:.2f}" for res, share in shares.items())
-    click.echo(f"wrote {outdir / BLENDED} (share of B per block: {described}; mapping from {mapping.upper()})")
+    shares = blend_shares(blended, swap_res=swap_res, swap_layer=swap_layer, transition_width=transition_width)
+    described = ", ".join(f"{name}: {share:.2f}" for name, share in shares.items())
+    click.echo(f"wrote {outdir / BLENDED} (share of B per part: {described}; mapping from {mapping.upper()})")
 
 
 @click.command(epilog=MODEL_HELP)

@@ -1,4 +1,5 @@
-"""`stylegan-edit generate`: images from seeds, as NVIDIA's generate.py and style_mixing.py make them."""
+"""`stylegan-edit generate`: images from seeds, as NVIDIA's generate.py and style_mixing.py make them (StyleGAN3:
+moved and turned as gen_images.py --translate / --rotate do)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from stylegan_edit.cli.options import (
     network_option,
     noise_mode_option,
     outdir_option,
+    rotate_option,
     seeds_option,
+    translate_option,
     trunc_option,
 )
 
@@ -28,6 +31,8 @@ from stylegan_edit.cli.options import (
     help="Truncate only the first N W+ layers (the coarse ones).  [default: all layers]",
 )
 @noise_mode_option
+@translate_option
+@rotate_option
 @outdir_option(Path("out"), "seedNNNN.png per seed (and grid.png, stylemix.png)")
 @click.option("--grid/--no-grid", default=False, show_default=True, help="Also write all images as one grid.png.")
 @click.option(
@@ -59,6 +64,8 @@ def generate(
     truncation_psi: float,
     trunc_cutoff: int | None,
     noise_mode: str,
+    translate: tuple[float, float],
+    rotate: float,
     outdir: Path,
     grid: bool,
     mix_rows: list[int] | None,
@@ -77,11 +84,26 @@ def generate(
     with output_folder(outdir):
         generator = load_generator(network_spec, device=pick_device(device))
         generated = generate_images(
-            generator, seeds, trunc=truncation_psi, trunc_cutoff=trunc_cutoff, noise_mode=noise_mode
+            generator,
+            seeds,
+            trunc=truncation_psi,
+            trunc_cutoff=trunc_cutoff,
+            noise_mode=noise_mode,
+            translate=translate,
+            rotate=rotate,
         )
         mixed = None
         if mix_rows is not None and mix_cols is not None:
-            mixed = style_mix(generator, mix_rows, mix_cols, mix_styles, trunc=truncation_psi, noise_mode=noise_mode)
+            mixed = style_mix(
+                generator,
+                mix_rows,
+                mix_cols,
+                mix_styles,
+                trunc=truncation_psi,
+                noise_mode=noise_mode,
+                translate=translate,
+                rotate=rotate,
+            )
         pictures = to_pil(generated.images)
         for seed, picture in zip(generated.seeds, pictures, strict=True):
             save_pil(picture, outdir / f"seed{seed:04d}.png")

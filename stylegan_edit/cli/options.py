@@ -18,6 +18,7 @@ from stylegan_edit.cli.values import (
     STRENGTH_SENSIBLE,
     Device,
     FiniteFloat,
+    FloatPair,
     PowerOfTwo,
     ResolutionAlphas,
     Strengths,
@@ -31,6 +32,7 @@ __all__ = [
     "STRENGTH_SENSIBLE",
     "Device",
     "FiniteFloat",
+    "FloatPair",
     "PowerOfTwo",
     "ResolutionAlphas",
     "Strengths",
@@ -44,8 +46,10 @@ __all__ = [
     "noise_mode_option",
     "outdir_option",
     "progress_option",
+    "rotate_option",
     "seeds_option",
     "strength_option",
+    "translate_option",
     "trunc_option",
 ]
 
@@ -184,6 +188,28 @@ def noise_mode_option(func: F) -> F:
     )(func)
 
 
+def translate_option(func: F) -> F:
+    return click.option(
+        "--translate",
+        type=FloatPair(),
+        default="0,0",
+        show_default=True,
+        help="StyleGAN3 only: move the image content by X,Y image widths (0.25,0 moves it a quarter of the width "
+        "to the right), as NVIDIA's gen_images.py --translate.",
+    )(func)
+
+
+def rotate_option(func: F) -> F:
+    return click.option(
+        "--rotate",
+        type=FiniteFloat(),
+        default=0.0,
+        show_default=True,
+        help="StyleGAN3 only: rotate the image content by this many degrees (counter-clockwise), as NVIDIA's "
+        "gen_images.py --rotate.",
+    )(func)
+
+
 def classifier_option(func: F) -> F:
     return click.option(
         "--classifier",
@@ -198,6 +224,7 @@ def classifier_option(func: F) -> F:
 # must refuse; `bad_values` adds the values just outside an option's own range.
 BAD_VALUES: dict[type[click.ParamType], tuple[str, ...]] = {
     FiniteFloat: ("nan", "inf", "-inf", "abc"),
+    FloatPair: ("abc", "1", "1,2,3", "nan,0", "0,inf", "1,x"),
     Sweep: ("nan", "1:inf:3", "abc", "1:2:1"),
     Strengths: ("nan", "inf", "-inf", "1:inf:3", "abc", "1:2:1"),
     IntRanges: ("a-b", "3-1", "1.5"),

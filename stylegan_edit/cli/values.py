@@ -1,5 +1,5 @@
-"""The click types of the CLI's values: finite numbers with ranges, strengths, devices, power-of-two resolutions,
-per-resolution alphas (with `IntRanges` and `Sweep` of `cli.common`)."""
+"""The click types of the CLI's values: finite numbers with ranges, pairs of them, strengths, devices, power-of-two
+resolutions, per-resolution alphas (with `IntRanges` and `Sweep` of `cli.common`)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,29 @@ class FiniteFloat(click.ParamType):
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
         return "NUMBER"
+
+
+class FloatPair(click.ParamType):
+    """Two finite numbers `X,Y` (e.g. a translation `0.1,-0.25`)."""
+
+    name = "x,y"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[float, float]:
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).split(",")
+        if len(parts) != 2:
+            self.fail(f"{value!r} is not a pair X,Y of numbers (e.g. 0.1,-0.25)", param, ctx)
+        try:
+            x, y = float(parts[0]), float(parts[1])
+        except ValueError:
+            self.fail(f"{value!r} is not a pair X,Y of numbers (e.g. 0.1,-0.25)", param, ctx)
+        if not (math.isfinite(x) and math.isfinite(y)):
+            self.fail(f"{value!r} holds a number that is not finite", param, ctx)
+        return x, y
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "X,Y"
 
 
 def warn_outside(number: float, sensible: tuple[float, float], param: click.Parameter | None, ctx: Any) -> None:

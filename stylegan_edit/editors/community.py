@@ -17,7 +17,7 @@ from torch import Tensor
 from stylegan_edit.editors.direction import Direction
 from stylegan_edit.files import CheckpointError, npy_fits, npy_header, zip_member_capacity
 from stylegan_edit.formats.pickle_guard import load_torch_file
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import LatentSpace
 
 COMMUNITY_SUFFIXES = (".npy", ".npz", ".pt", ".pth")
@@ -82,7 +82,7 @@ def read_community_direction(spec: CommunitySpec) -> Direction:
     return _tensor_direction(path, content, method)
 
 
-def check_fits(direction: Direction, generator: Generator, path: Path) -> None:
+def check_fits(direction: Direction, generator: AnyGenerator, path: Path) -> None:
     """A one-line `ValueError` naming the file when its direction's width or layer count is not the generator's."""
     if direction.space is LatentSpace.Z and direction.dim != generator.z_dim:
         raise ValueError(

@@ -1,7 +1,8 @@
 """A latent direction and its file: the vector (Z, W or per-layer W+), how it was found, and which generator it fits.
 
 File: one `.safetensors` with tensor `vector` (and `centre` for an axis) and JSON metadata (`format`,
-`format_version`, name, method, hyperparameters, layers, statistics, the generator's config and mapping fingerprint).
+`format_version`, name, method, hyperparameters, layers, statistics, the generator's config and mapping fingerprint,
+and `generator_class` `stylegan3` for a StyleGAN3 generator's direction).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import Tensor
 
 from stylegan_edit.assets import resolve
 from stylegan_edit.files import CheckpointError, read_safetensors, write_safetensors
-from stylegan_edit.generators import Generator, GeneratorConfig
+from stylegan_edit.generators import AnyGenerator, AnyGeneratorConfig, config_from_json, generator_class
 from stylegan_edit.generators.fingerprint import fingerprint
 from stylegan_edit.latents import LatentSpace
 
@@ -31,14 +32,20 @@ LOCAL_DIRECTIONS_DIR = Path("directions")
 
 @dataclass(frozen=True)
 class GeneratorSignature:
-    """The generator a direction belongs to: its config and a fingerprint of its mapping network's weights."""
+    """The generator a direction belongs to: its config (StyleGAN2 or StyleGAN3) and a fingerprint of its mapping
+    network's weights."""
 
-    config: GeneratorConfig
+    config: AnyGeneratorConfig
     fingerprint: str
 
     @classmethod
-    def of(cls, generator: Generator) -> GeneratorSignature:
+    def of(cls, generator: AnyGenerator) -> GeneratorSignature:
         return cls(generator.config, fingerprint(generator.mapping))
+
+    @property
+    def family(self) -> str:
+        """`stylegan2` or `stylegan3`."""
+        return generator_class(self.config)
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,9 +110,12 @@ class Direction:
     def renamed(self, name: str) -> Direction:
         return replace(self, name=name)
 
-    def check_generator(self, generator: Generator, *, source: str | Path | None = None) -> None:
-        """Raise a one-line `ValueError` naming each size that differs (`z_dim`, `w_dim`, `num_ws`)."""
+    def check_generator(self, generator: AnyGenerator, *, source: str | Path | None = None) -> None:
+        """Raise a one-line `ValueError` naming each size that differs (`z_dim`, `w_dim`, `num_ws`) and the family
+        (a direction found on a StyleGAN2 network does not fit a StyleGAN3 one, nor the other way round)."""
         mismatches = []
+        if self.generator is not None and self.generator.family != generator_class(generator.config):
+            mismatches.append(f"generator class {self.generator.family} vs {generator_class(generator.config)}")
         if self.space is LatentSpace.Z:
             if self.dim != generator.z_dim:
                 mismatches.append(f"z_dim {self.dim} vs {generator.z_dim}")
@@ -135,6 +145,8 @@ class Direction:
             "statistics": json.dumps(self.statistics, sort_keys=True),
         }
         if self.generator is not None:
+            if self.generator.family != "stylegan2":  # absent: StyleGAN2, as in network files
+                meta["generator_class"] = self.generator.family
             meta["generator_config"] = self.generator.config.to_json()
             meta["generator_fingerprint"] = self.generator.fingerprint
         tensors = {"vector": self.vector} if self.centre is None else {"vector": self.vector, "centre": self.centre}
@@ -144,7 +156,7 @@ class Direction:
 def load_direction(
     spec: str | Path,
     *,
-    generator: Generator | None = None,
+    generator: AnyGenerator | None = None,
     search_dirs: Sequence[str | Path] = (LOCAL_DIRECTIONS_DIR,),
 ) -> Direction:
     """A direction by `spec`: a bundled direction's name (`age`), a file path, or a name in `search_dirs`
@@ -172,7 +184,7 @@ def load_direction(
         layers = json.loads(meta.get("layers", "null"))
         signature = None
         if "generator_config" in meta:
-            config = GeneratorConfig.from_json(meta["generator_config"])
+            config = config_from_json(meta["generator_config"], meta.get("generator_class"))
             signature = GeneratorSignature(config, meta.get("generator_fingerprint", ""))
         direction = Direction(
             vector=vector,

@@ -10,7 +10,7 @@ from typing import Self
 import torch
 
 from stylegan_edit.editors.direction import Direction, GeneratorSignature
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace
 
 
@@ -33,7 +33,7 @@ class GANSpace:
         self.layers = layers
         self.random_state = random_state
 
-    def fit(self, latents: Latents, *, generator: Generator | None = None) -> Self:
+    def fit(self, latents: Latents, *, generator: AnyGenerator | None = None) -> Self:
         """latents: W codes `[N, w_dim]` (the paper uses 10^6; thousands suffice for the top components)."""
         from sklearn.decomposition import PCA
 

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.editors.direction import Direction, GeneratorSignature
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace
 
 
@@ -46,7 +46,7 @@ class InterFaceGAN:
         scores: Tensor,
         *,
         names: Sequence[str] | None = None,
-        generator: Generator | None = None,
+        generator: AnyGenerator | None = None,
     ) -> Self:
         """latents: Z `[N, z_dim]` or W `[N, w_dim]`; scores `[N]` or `[N, K]` (higher = more of the attribute).
 

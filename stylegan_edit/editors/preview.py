@@ -9,7 +9,7 @@ from PIL import Image
 
 from stylegan_edit.editors.direction import Direction
 from stylegan_edit.editors.edit import make_edit
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.generators.sampling import render
 from stylegan_edit.images import make_grid, to_pil
 from stylegan_edit.latents import Latents, LatentSpace
@@ -34,7 +34,7 @@ def sweep(
 
 
 def sweep_grid(
-    generator: Generator,
+    generator: AnyGenerator,
     latents: Latents,
     direction: Direction,
     strengths: Sequence[float],
@@ -48,7 +48,7 @@ def sweep_grid(
 
 
 def components_grid(
-    generator: Generator,
+    generator: AnyGenerator,
     latent: Latents,
     directions: Sequence[Direction],
     sigmas: Sequence[float] = (-2.0, -1.0, 0.0, 1.0, 2.0),

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace, seed_z
 
 Scorer = Callable[[Tensor], Tensor]
@@ -30,14 +30,14 @@ class ScoredSamples:
     names: tuple[str, ...]
 
 
-def sample_z(generator: Generator, num: int, *, seed: int = 0) -> Tensor:
+def sample_z(generator: AnyGenerator, num: int, *, seed: int = 0) -> Tensor:
     """`z [num, z_dim]` from `RandomState(seed)`, float32 on the generator's device."""
     return seed_z(seed, generator.z_dim, num).to(generator.device)
 
 
 @torch.no_grad()
 def sample_latents(
-    generator: Generator,
+    generator: AnyGenerator,
     num: int,
     *,
     space: LatentSpace | str = LatentSpace.W,
@@ -61,7 +61,7 @@ def sample_latents(
 
 @torch.no_grad()
 def sample_and_score(
-    generator: Generator,
+    generator: AnyGenerator,
     scorer: Scorer,
     num: int,
     *,

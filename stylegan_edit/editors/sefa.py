@@ -1,5 +1,6 @@
 """SeFa (arXiv:2007.06600): closed-form directions, the top eigenvectors of `A^T A` where A stacks the
-style-modulation weights (affine layers) of the chosen synthesis layers.
+style-modulation weights (affine layers) of the chosen synthesis layers, of StyleGAN2 or of StyleGAN3
+(arXiv:2106.12423: its alias-free layers; the Fourier input's affine map is a transform, not a modulation).
 """
 
 from __future__ import annotations
@@ -12,22 +13,24 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.editors.direction import Direction, GeneratorSignature
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator, Generator
+from stylegan_edit.generators.alias_free import AliasFreeLayer
 from stylegan_edit.generators.layers import SynthesisLayer, ToRGBLayer
 from stylegan_edit.latents import LatentSpace
 
 
 @dataclass(frozen=True, eq=False)
 class StyleLayer:
-    """A modulated layer of the synthesis network with the W+ index that drives it."""
+    """A modulated layer of the synthesis network with the W+ index that drives it; resolution: a StyleGAN2
+    block's, or a StyleGAN3 layer's output sampling rate."""
 
     index: int
     resolution: int
-    module: SynthesisLayer | ToRGBLayer
+    module: SynthesisLayer | ToRGBLayer | AliasFreeLayer
 
     @property
     def is_torgb(self) -> bool:
-        return isinstance(self.module, ToRGBLayer)
+        return isinstance(self.module, ToRGBLayer) or (isinstance(self.module, AliasFreeLayer) and self.module.is_torgb)
 
     def modulation(self) -> Tensor:
         """The affine map w -> styles as a matrix `[in_channels, w_dim]` (`affine.weight * affine.weight_gain`)."""
@@ -35,12 +38,16 @@ class StyleLayer:
         return affine.weight.detach() * affine.weight_gain
 
 
-def style_layers(generator: Generator) -> list[StyleLayer]:
-    """Every `SynthesisLayer` and `ToRGBLayer`, found by type, with its W+ index.
+def style_layers(generator: AnyGenerator) -> list[StyleLayer]:
+    """Every `SynthesisLayer` and `ToRGBLayer` (StyleGAN2, found by type) or `AliasFreeLayer` (StyleGAN3), with
+    its W+ index.
 
-    Within a block the convolutions take consecutive indices and the torgb the index after them, which the next
-    block's conv0 shares (so the last index drives only the final torgb).
+    StyleGAN2: within a block the convolutions take consecutive indices and the torgb the index after them, which
+    the next block's conv0 shares (so the last index drives only the final torgb). StyleGAN3: layer `L{i}` is driven
+    by index i + 1 (the last, its ToRGB, alone); index 0 drives only the Fourier input, which has no modulation.
     """
+    if not isinstance(generator, Generator):
+        return [StyleLayer(i + 1, layer.out_sampling_rate, layer) for i, layer in enumerate(generator.synthesis.layers)]
     found = []
     w_index = 0
     for block in generator.synthesis.blocks:
@@ -54,7 +61,7 @@ def style_layers(generator: Generator) -> list[StyleLayer]:
 
 
 def modulation_matrix(
-    generator: Generator,
+    generator: AnyGenerator,
     *,
     layers: Sequence[int] | None = None,
     include_torgb: bool = False,
@@ -75,7 +82,10 @@ def modulation_matrix(
         if bad:
             raise ValueError(f"layer {bad[0]} is out of range: the generator has {generator.num_ws} layers")
     if not chosen:
-        raise ValueError("no modulated layers selected (the last index drives only a torgb: add include_torgb)")
+        raise ValueError(
+            "no modulated layers selected (the last index drives only a torgb: add include_torgb; on StyleGAN3, "
+            "index 0 drives the Fourier input, which has no style modulation)"
+        )
     matrix = torch.cat([layer.modulation().double().cpu() for layer in chosen])
     if normalize:
         matrix = matrix / matrix.norm(dim=1, keepdim=True)
@@ -102,7 +112,7 @@ class SeFa:
         self.include_torgb = include_torgb
         self.normalize = normalize
 
-    def fit(self, generator: Generator) -> Self:
+    def fit(self, generator: AnyGenerator) -> Self:
         if not 1 <= self.n_components <= generator.w_dim:
             raise ValueError(f"n_components must be between 1 and {generator.w_dim}, got {self.n_components}")
         matrix, chosen = modulation_matrix(

@@ -2,7 +2,7 @@
 
 pSp (arXiv:2008.00951) and e4e (arXiv:2102.02766) share the architecture; `arch` picks how the heads' outputs
 become W+ codes. The W+ layers split into StyleGAN's coarse (4-8 px), medium (16-32 px) and fine (64 px and up)
-groups, which read the matching feature-pyramid level.
+groups, which read the matching feature-pyramid level; a StyleGAN3 generator's codes split at the same indices.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from stylegan_edit.files import JsonConfig
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.generators.fingerprint import fingerprint
 
 Arch = Literal["psp", "e4e"]
@@ -75,7 +75,7 @@ class EncoderConfig(JsonConfig):
             raise ValueError("pyramid_channels, head_channels and img_channels must be positive")
 
     @classmethod
-    def for_generator(cls, generator: Generator, *, arch: Arch, **changes: object) -> EncoderConfig:
+    def for_generator(cls, generator: AnyGenerator, *, arch: Arch, **changes: object) -> EncoderConfig:
         """The default config for `generator`'s shape; `changes` override architecture fields."""
         config = generator.config
         settings: dict[str, object] = {
@@ -96,12 +96,12 @@ class EncoderConfig(JsonConfig):
         return 1 if layer < MEDIUM_END else 2
 
 
-def generator_fingerprint(generator: Generator) -> str:
+def generator_fingerprint(generator: AnyGenerator) -> str:
     """The fingerprint of the generator an encoder is trained against: its tensors, salted with its config."""
     return fingerprint(generator, salt=generator.config.to_json())
 
 
-def check_generator(config: EncoderConfig, generator: Generator, source: str) -> None:
+def check_generator(config: EncoderConfig, generator: AnyGenerator, source: str) -> None:
     """Raise a one-line `ValueError` naming the fields (resolution, num_ws, w_dim) in which `generator` differs
     from the generator the encoder `source` was built for."""
     check_generator_shape(
@@ -115,7 +115,7 @@ def check_generator(config: EncoderConfig, generator: Generator, source: str) ->
 
 
 def check_generator_shape(
-    generator: Generator, source: str, *, resolution: int, num_ws: int, w_dim: int, img_channels: int
+    generator: AnyGenerator, source: str, *, resolution: int, num_ws: int, w_dim: int, img_channels: int
 ) -> None:
     """Raise a one-line `ValueError` naming the fields in which `generator` differs from the shape an encoder
     `source` was made for (every encoder kind checks the same four)."""

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from stylegan_edit.encoders.backbone import FeaturePyramid, Map2Style, build_backbone
 from stylegan_edit.encoders.config import Arch, EncoderConfig, check_generator, generator_fingerprint
 from stylegan_edit.files import load_strict
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class StyleEncoder(nn.Module):
         """W+ latents `[N, num_ws, w_dim]` for images `[N, C, R, R]` in [-1, 1] (inference: all layers on)."""
         return Latents(self(images), LatentSpace.W_PLUS)
 
-    def check_generator(self, generator: Generator, source: str = "the encoder") -> None:
+    def check_generator(self, generator: AnyGenerator, source: str = "the encoder") -> None:
         """Raise when `generator` has another shape (naming resolution, num_ws or w_dim); log a warning when it
         has the right shape but is not the generator the encoder was trained against."""
         check_generator(self.config, generator, source)
@@ -91,7 +91,7 @@ class StyleEncoder(nn.Module):
                 self.generator_fingerprint,
             )
 
-    def bind(self, generator: Generator, w_avg: Tensor) -> None:
+    def bind(self, generator: AnyGenerator, w_avg: Tensor) -> None:
         """Make this encoder belong to `generator`: record its fingerprint and start from `w_avg [w_dim]`."""
         check_generator(self.config, generator, "the encoder")
         self.generator_fingerprint = generator_fingerprint(generator)
@@ -136,7 +136,7 @@ def build_encoder(config: EncoderConfig) -> StyleEncoder:
     return E4EEncoder(config) if config.arch == "e4e" else PSPEncoder(config)
 
 
-def encoder_for(generator: Generator, arch: Arch, *, num_w_samples: int = 10000, **changes: object) -> StyleEncoder:
+def encoder_for(generator: AnyGenerator, arch: Arch, *, num_w_samples: int = 10000, **changes: object) -> StyleEncoder:
     """A fresh encoder bound to `generator`: its shape, fingerprint and mean W (NVIDIA's 10,000-sample estimate,
     `invert.w_stats`). `changes` override architecture fields of `EncoderConfig.for_generator`."""
     from stylegan_edit.generators.wstats import w_stats

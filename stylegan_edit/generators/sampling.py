@@ -8,19 +8,19 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from stylegan_edit.generators.generator import Generator
+from stylegan_edit.generators.kinds import AnyGenerator
 from stylegan_edit.images import make_grid, to_pil
 from stylegan_edit.latents import Latents, LatentSpace, seeds_z
 
 
-def z_from_seeds(generator: Generator, seeds: Sequence[int]) -> Tensor:
+def z_from_seeds(generator: AnyGenerator, seeds: Sequence[int]) -> Tensor:
     """`[len(seeds), z_dim]`: row i is `RandomState(seeds[i]).randn(1, z_dim)`."""
     return seeds_z(seeds, generator.z_dim).to(generator.device)
 
 
 @torch.no_grad()
 def render(
-    generator: Generator,
+    generator: AnyGenerator,
     latents: Latents,
     noise: list[Tensor] | None = None,
     *,
@@ -46,7 +46,7 @@ def render(
 
 @torch.no_grad()
 def ws_from_seeds(
-    generator: Generator,
+    generator: AnyGenerator,
     seeds: Sequence[int],
     *,
     truncation_psi: float = 1.0,
@@ -64,7 +64,7 @@ def ws_from_seeds(
 
 
 def generate_from_seeds(
-    generator: Generator,
+    generator: AnyGenerator,
     seeds: Sequence[int],
     *,
     truncation_psi: float = 1.0,
@@ -79,7 +79,7 @@ def generate_from_seeds(
 
 @torch.no_grad()
 def style_mix_grid(
-    generator: Generator,
+    generator: AnyGenerator,
     row_seeds: Sequence[int],
     col_seeds: Sequence[int],
     styles: Sequence[int],

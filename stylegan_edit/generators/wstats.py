@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.files import cache_dir, read_safetensors, write_safetensors
-from stylegan_edit.generators.generator import Generator
+from stylegan_edit.generators.kinds import AnyGenerator
 from stylegan_edit.latents import seed_z
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class WStats:
     std: float
 
 
-def mapping_key(generator: Generator, num_samples: int, seed: int) -> str:
+def mapping_key(generator: AnyGenerator, num_samples: int, seed: int) -> str:
     """A hex digest of the mapping network's tensors and the sampling settings (the cache key)."""
     digest = hashlib.sha256(f"{num_samples}:{seed}:{generator.z_dim}:{generator.w_dim}".encode())
     for name, tensor in sorted(generator.mapping.state_dict().items()):
@@ -46,7 +46,7 @@ def mapping_key(generator: Generator, num_samples: int, seed: int) -> str:
 
 
 def w_stats(
-    generator: Generator,
+    generator: AnyGenerator,
     *,
     num_samples: int = 10000,
     seed: int = 123,
@@ -75,7 +75,7 @@ def w_stats(
 
 
 @torch.no_grad()
-def _compute(generator: Generator, num_samples: int, seed: int, batch_size: int) -> WStats:
+def _compute(generator: AnyGenerator, num_samples: int, seed: int, batch_size: int) -> WStats:
     z = seed_z(seed, generator.z_dim, num_samples)
     parts = []
     for start in range(0, num_samples, batch_size):

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
 
 Encoder = Callable[[Tensor], Latents]
@@ -16,7 +16,7 @@ Init = Latents | str | Path | Encoder | None
 
 
 def initial_latents(
-    generator: Generator,
+    generator: AnyGenerator,
     targets: Tensor,
     init: Init,
     space: LatentSpace,
@@ -55,7 +55,7 @@ def initial_latents(
     return tensor.to(torch.float32)
 
 
-def check_init(latents: Latents, generator: Generator, space: LatentSpace, num: int, source: str) -> None:
+def check_init(latents: Latents, generator: AnyGenerator, space: LatentSpace, num: int, source: str) -> None:
     """Raise one `ValueError` line unless `latents` can start a `space` projection of `num` images in `generator`:
     the generator's sizes, a convertible space (see `convert`), and one code or one per image. Nothing is computed."""
     check_compatible(latents, generator, source)
@@ -68,7 +68,7 @@ def check_init(latents: Latents, generator: Generator, space: LatentSpace, num: 
         raise ValueError(f"{source}: {len(latents)} codes for {num} images (give one, or one per image)")
 
 
-def check_compatible(latents: Latents, generator: Generator, source: str) -> None:
+def check_compatible(latents: Latents, generator: AnyGenerator, source: str) -> None:
     """Raise `ValueError` naming the mismatch when `latents` were made for another generator."""
     if latents.space is LatentSpace.Z:
         if latents.dim != generator.z_dim:
@@ -83,7 +83,7 @@ def check_compatible(latents: Latents, generator: Generator, source: str) -> Non
         )
 
 
-def convert(latents: Latents, generator: Generator, space: LatentSpace, source: str) -> Tensor:
+def convert(latents: Latents, generator: AnyGenerator, space: LatentSpace, source: str) -> Tensor:
     """`latents` as a tensor of `space` (Z -> W/W+ through the mapping, W -> W+ by broadcasting)."""
     if latents.space is space:
         return latents.tensor

@@ -12,16 +12,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator, Generator
+
+NO_NOISE = "StyleGAN3 has no noise inputs to optimise: project its latents alone (w or w+, without noise)"
 
 
-def initial_noise(generator: Generator, num: int) -> list[Tensor]:
+def initial_noise(generator: AnyGenerator, num: int) -> list[Tensor]:
     """Copies `[num, 1, r, r]` of the generator's own `noise_const` maps, one per noise layer (its buffers are
-    never modified).
+    never modified). A StyleGAN3 generator has no noise inputs: a one-line `ValueError`.
 
     NVIDIA's projector re-draws the maps; starting from the stored ones instead makes noise optimisation begin
     exactly where projection without it does (both are unit Gaussian draws).
     """
+    if not isinstance(generator, Generator):
+        raise ValueError(NO_NOISE)
     return [
         layer.noise_const.detach().reshape(1, 1, layer.resolution, layer.resolution).repeat(num, 1, 1, 1).clone()
         for layer in generator.synthesis.noise_layers()

@@ -1,6 +1,7 @@
-"""Projection of images into a StyleGAN2 generator by optimisation: Image2StyleGAN (arXiv:1904.03189) in W / W+,
-with NVIDIA's schedules, latent noise and noise-map regularisation (stylegan2-ada-pytorch `projector.py`), by Adam
-or, for the latents alone, by a batched L-BFGS (`invert.lbfgs`).
+"""Projection of images into a StyleGAN2 or StyleGAN3 generator by optimisation: Image2StyleGAN (arXiv:1904.03189)
+in W / W+, with NVIDIA's schedules, latent noise and noise-map regularisation (stylegan2-ada-pytorch `projector.py`;
+StyleGAN3, arXiv:2106.12423, has no noise maps), by Adam or, for the latents alone, by a batched L-BFGS
+(`invert.lbfgs`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator, Generator
 from stylegan_edit.generators.sampling import render
 from stylegan_edit.generators.wstats import w_stats
 from stylegan_edit.invert.initial import Init, initial_latents
 from stylegan_edit.invert.lbfgs import BatchedLBFGS
-from stylegan_edit.invert.noise import initial_noise, noise_regularization, normalize_noise_
+from stylegan_edit.invert.noise import NO_NOISE, initial_noise, noise_regularization, normalize_noise_
 from stylegan_edit.invert.schedule import NVIDIA, latent_noise_scale, learning_rate
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.perceptual.losses import PerceptualLoss, l1_loss, mse_loss
@@ -119,7 +120,7 @@ class Projector:
         ]
         return " + ".join(f"{weight:g}*{name}" for weight, name in terms if weight)
 
-    def _check(self, generator: Generator, targets: Tensor) -> LatentSpace:
+    def _check(self, generator: AnyGenerator, targets: Tensor) -> LatentSpace:
         space = LatentSpace(self.space)
         if self.num_steps < 1:
             raise ValueError(f"num_steps must be at least 1, got {self.num_steps}")
@@ -135,6 +136,8 @@ class Projector:
             raise ValueError("L-BFGS optimises the latents only (the noise maps' renormalisation breaks it): use adam")
         if self.optimizer == "lbfgs" and self.latent_noise > 0:
             raise ValueError("L-BFGS takes no latent noise: set latent_noise to 0 or use adam")
+        if self.optimize_noise and not isinstance(generator, Generator):
+            raise ValueError(NO_NOISE)
         res = generator.img_resolution
         expected = (generator.config.img_channels, res, res)
         if targets.ndim != 4 or tuple(targets.shape[1:]) != expected:
@@ -142,7 +145,7 @@ class Projector:
         return space
 
     def steps(
-        self, generator: Generator, targets: Tensor, init: Init = None, *, seed_offset: int = 0
+        self, generator: AnyGenerator, targets: Tensor, init: Init = None, *, seed_offset: int = 0
     ) -> Iterator[ProjectionStep]:
         """Optimise, yielding progress after every step.
 
@@ -199,7 +202,7 @@ class Projector:
             )
 
     def _lbfgs_steps(
-        self, generator: Generator, targets: Tensor, target_features: list[Tensor], start: Tensor, space: LatentSpace
+        self, generator: AnyGenerator, targets: Tensor, target_features: list[Tensor], start: Tensor, space: LatentSpace
     ) -> Iterator[ProjectionStep]:
         """One evaluation per step; the first evaluates the start (Adam's first step evaluates it too, then moves)."""
         trial_terms: dict[str, Tensor] = {}
@@ -250,7 +253,7 @@ class Projector:
         return terms
 
     def project(
-        self, generator: Generator, targets: Tensor, init: Init = None, *, seed_offset: int = 0
+        self, generator: AnyGenerator, targets: Tensor, init: Init = None, *, seed_offset: int = 0
     ) -> ProjectionResult:
         """Run all steps and render the result (see `steps`)."""
         history = []
@@ -268,7 +271,7 @@ class Projector:
         )
 
 
-def _to_ws(generator: Generator, latent: Tensor, space: LatentSpace) -> Tensor:
+def _to_ws(generator: AnyGenerator, latent: Tensor, space: LatentSpace) -> Tensor:
     if space is LatentSpace.W:
         return latent.unsqueeze(1).repeat(1, generator.num_ws, 1)
     if space is LatentSpace.Z:

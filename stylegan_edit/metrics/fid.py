@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from stylegan_edit.classifiers.attributes import AttributeClassifier
 from stylegan_edit.editors.sampling import sample_z
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 
 FEATURE_SPACE = "attribute classifier's feature space"
 
@@ -94,7 +94,7 @@ def classify_batches(
 
 
 def generated_batches(
-    generator: Generator,
+    generator: AnyGenerator,
     num: int,
     *,
     seed: int = 0,

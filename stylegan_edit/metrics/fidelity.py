@@ -15,7 +15,7 @@ from torch import Tensor
 from stylegan_edit.editors.direction import Direction
 from stylegan_edit.editors.edit import LinearEdit
 from stylegan_edit.editors.sampling import Scorer
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace
 
 
@@ -43,7 +43,7 @@ class EditFidelity:
 
 @torch.no_grad()
 def edit_scores(
-    generator: Generator,
+    generator: AnyGenerator,
     scorer: Scorer,
     codes: Tensor | Latents,
     direction: Direction,
@@ -135,7 +135,7 @@ def fidelity_from_scores(
 
 
 def measure_edit_fidelity(
-    generator: Generator,
+    generator: AnyGenerator,
     scorer: Scorer,
     names: Sequence[str],
     direction: Direction,

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator, Generator
 from stylegan_edit.latents import LatentSpace
 from stylegan_edit.perceptual.losses import FeatureLoss, PerceptualLoss, lpips_weights_path
 
@@ -60,7 +60,7 @@ def ppl_distance(device: torch.device | str = "cpu") -> PerceptualLoss:
 
 @torch.no_grad()
 def perceptual_path_length(
-    generator: Generator,
+    generator: AnyGenerator,
     distance: PerceptualDistance,
     num: int,
     *,
@@ -74,7 +74,8 @@ def perceptual_path_length(
     """PPL of `generator` over `num` random paths in `space` (`z`: slerp, `w`: lerp of the mapped codes).
 
     sampling: `full` (t uniform in [0, 1]) or `end` (t = 0). Each pair shares fresh random noise maps, as NVIDIA
-    randomises the constant noise per batch. Images of any resolution are compared as generated (no crop).
+    randomises the constant noise per batch (StyleGAN3 has no noise inputs: its pairs differ by the latents only).
+    Images of any resolution are compared as generated (no crop).
     """
     space = LatentSpace(space)
     if space is LatentSpace.W_PLUS:
@@ -98,10 +99,14 @@ def perceptual_path_length(
             else:
                 w0, w1 = generator.mapping(torch.cat([z0, z1])).chunk(2)
                 ws = torch.cat([w0.lerp(w1, t[:, :, None]), w0.lerp(w1, t[:, :, None] + epsilon)])
-            noise = [
-                torch.randn(n, 1, layer.resolution, layer.resolution, generator=rng).to(device).repeat(2, 1, 1, 1)
-                for layer in generator.synthesis.noise_layers()
-            ]
+            noise = (
+                [
+                    torch.randn(n, 1, layer.resolution, layer.resolution, generator=rng).to(device).repeat(2, 1, 1, 1)
+                    for layer in generator.synthesis.noise_layers()
+                ]
+                if isinstance(generator, Generator)
+                else []
+            )
             images = generator.synthesis(ws, noise=noise).to(torch.float32)
             a, b = images.chunk(2)
             distances.append((distance(a, b) / epsilon**2).cpu().double())

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from stylegan_edit.editors.sampling import Scorer, sample_and_score
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace
 
 
@@ -88,7 +88,7 @@ def linear_separability(
 
 @torch.no_grad()
 def measure_separability(
-    generator: Generator,
+    generator: AnyGenerator,
     classifier: Scorer,
     num: int,
     *,

@@ -15,7 +15,7 @@ from PIL import Image
 from stylegan_edit.assets import DEFAULT_NETWORK, bundled
 from stylegan_edit.editors import Direction, load_direction
 from stylegan_edit.formats.native import load_generator
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.images import make_grid, save_pil, to_pil
 from stylegan_edit.latents import Latents
 from stylegan_edit.ui.uploads import check_direction_file
@@ -69,11 +69,11 @@ class Editor:
         self.encoder = encoder
         self.device = device
         self.direction_names = tuple(bundled("direction"))
-        self._generators: dict[str, Generator] = {}
-        self._blends: dict[tuple[str, str, int], Generator] = {}
+        self._generators: dict[str, AnyGenerator] = {}
+        self._blends: dict[tuple[str, str, int], AnyGenerator] = {}
         self._directions: dict[tuple[str, str], Direction | None] = {}
 
-    def generator(self, network: str | None = None) -> Generator:
+    def generator(self, network: str | None = None) -> AnyGenerator:
         """The generator of `network` (a bundled name or a path the server can read; None: the page's)."""
         spec = (network or self.network).strip()
         if spec not in self._generators:
@@ -180,7 +180,7 @@ class Editor:
             settings.update(blend_with=blend_with, swap_res=int(swap_res or 0))
         return Preview(latents, image, blended, settings)
 
-    def blended(self, network: str, other: str, swap_res: int) -> Generator:
+    def blended(self, network: str, other: str, swap_res: int) -> AnyGenerator:
         """`network`'s coarse blocks with `other`'s blocks from `swap_res` up (layer swapping), made once."""
         key = (network, other.strip(), swap_res)
         if key not in self._blends:

@@ -17,7 +17,7 @@ from stylegan_edit.editors.interfacegan import InterFaceGAN
 from stylegan_edit.editors.preview import components_grid
 from stylegan_edit.editors.sampling import attribute_scorer, load_scores, sample_and_score, sample_latents
 from stylegan_edit.editors.sefa import SeFa
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
 
 METHODS = ("interfacegan", "ganspace", "sefa")
@@ -25,7 +25,7 @@ PREVIEW_COMPONENTS = 5
 
 
 def fit_direction(
-    generator: Generator,
+    generator: AnyGenerator,
     method: str,
     *,
     name: str | None = None,
@@ -74,14 +74,14 @@ def fit_direction(
     return found if name is None else [d.renamed(f"{name}{i}") for i, d in enumerate(found)]
 
 
-def components_preview(generator: Generator, directions: Sequence[Direction], *, seed: int = 0) -> Image.Image:
+def components_preview(generator: AnyGenerator, directions: Sequence[Direction], *, seed: int = 0) -> Image.Image:
     """GANSpace's figure: the first five components (rows) at -2..2 std (columns), from one w drawn from `seed`."""
     start = sample_latents(generator, 1, space=LatentSpace.W, seed=seed)
     return components_grid(generator, start, list(directions)[:PREVIEW_COMPONENTS])
 
 
 def _interfacegan(
-    generator: Generator,
+    generator: AnyGenerator,
     name: str | None,
     attributes: Sequence[str],
     scores: Tensor | str | Path | None,
@@ -121,7 +121,7 @@ def _scores_tensor(scores: Tensor, num_latents: int) -> tuple[Tensor, tuple[str,
     return values, ("score",) if count == 1 else tuple(f"score{i}" for i in range(count))
 
 
-def _latents(latents: Latents | str | Path, generator: Generator) -> Latents:
+def _latents(latents: Latents | str | Path, generator: AnyGenerator) -> Latents:
     source = "the latents" if isinstance(latents, Latents) else str(latents)
     codes = latents if isinstance(latents, Latents) else load_latents(latents)[0]
     if codes.space is LatentSpace.W_PLUS:

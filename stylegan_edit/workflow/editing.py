@@ -1,10 +1,12 @@
 """Editing latents along directions, rendering them, and generating from seeds: what `apply`, `generate` and
-`directions show` do, as calls. Mixing two generators (`blend`, `interpolate`) lives in `workflow.mixing`.
+`directions show` do, as calls; StyleGAN3 renders (arXiv:2106.12423) may translate and rotate the Fourier input as
+NVIDIA's gen_images.py does. Mixing two generators (`blend`, `interpolate`) lives in `workflow.mixing`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from stylegan_edit.editors import preview
 from stylegan_edit.editors.direction import Direction, load_direction
 from stylegan_edit.editors.edit import check_layers
 from stylegan_edit.editors.interfacegan import conditional_direction
-from stylegan_edit.generators import Generator, sampling
+from stylegan_edit.generators import AnyGenerator, Generator, sampling
 from stylegan_edit.generators.mapping import truncate as truncate_ws
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.workflow.checks import STRENGTH_SENSIBLE, TRUNC_RANGE, at_least, finite, one_of, seeds_list
@@ -30,6 +32,7 @@ __all__ = [
     "style_mix",
     "sweep",
     "sweep_grid",
+    "transformed",
 ]
 
 DirectionSpec = Direction | str | Path
@@ -58,7 +61,7 @@ def edit(
     *,
     layers: Sequence[int] | None = None,
     conditions: Sequence[DirectionSpec] = (),
-    generator: Generator | None = None,
+    generator: AnyGenerator | None = None,
 ) -> Latents:
     """`latents + strength * direction`, on `layers` only when given (else the direction's layers, else all).
 
@@ -81,7 +84,7 @@ def sweep(
     *,
     layers: Sequence[int] | None = None,
     conditions: Sequence[DirectionSpec] = (),
-    generator: Generator | None = None,
+    generator: AnyGenerator | None = None,
 ) -> Latents:
     """Every latent edited at every strength (see `edit`), latent-major: row `i * len(strengths) + j` is latent
     i at strength j."""
@@ -100,7 +103,7 @@ def sweep(
 
 
 def sweep_grid(
-    generator: Generator,
+    generator: AnyGenerator,
     seeds: Sequence[int],
     direction: DirectionSpec,
     strengths: Sequence[float],
@@ -126,15 +129,54 @@ def sweep_grid(
     return preview.sweep_grid(generator, start, resolved, strengths, layers=layers, noise_mode=noise_mode)
 
 
-def render(generator: Generator, latents: Latents, *, noise_mode: str = "const") -> Tensor:
-    """Images `[N, 3, H, W]` in [-1, 1] on the CPU of Z, W or W+ latents (Z through the mapping at psi 1)."""
+def render(
+    generator: AnyGenerator,
+    latents: Latents,
+    *,
+    noise_mode: str = "const",
+    translate: tuple[float, float] = (0.0, 0.0),
+    rotate: float = 0.0,
+) -> Tensor:
+    """Images `[N, 3, H, W]` in [-1, 1] on the CPU of Z, W or W+ latents (Z through the mapping at psi 1);
+    translate / rotate: StyleGAN3 only, see `transformed`."""
     one_of("noise_mode", noise_mode, NOISE_MODES)
     if not isinstance(latents, Latents):
         raise ValueError(f"latents must be a Latents (a tensor with its space), got {type(latents).__name__}")
-    return sampling.render(generator, latents, noise_mode=noise_mode)
+    with transformed(generator, translate, rotate):
+        return sampling.render(generator, latents, noise_mode=noise_mode)
 
 
-def truncate(generator: Generator, latents: Latents, psi: float, *, cutoff: int | None = None) -> Latents:
+@contextmanager
+def transformed(
+    generator: AnyGenerator, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0
+) -> Iterator[AnyGenerator]:
+    """`generator` rendering with its Fourier input translated by `translate` (x, y in image widths: (0.25, 0) moves
+    the content a quarter of the width to the right) and rotated by `rotate` degrees (counter-clockwise), as
+    NVIDIA's gen_images.py `--translate` / `--rotate` set StyleGAN3's input transform; the generator's own transform
+    is restored on exit, also after an error, so a shared generator is left as it was. (0, 0) and 0 change nothing.
+    Raises a one-line `ValueError` for non-finite values, or for a non-zero transform of a StyleGAN2 network (its
+    input is a learned constant)."""
+    if len(translate) != 2:
+        raise ValueError(f"translate must be a pair (x, y), got {translate!r}")
+    x, y = (finite(f"translate {axis}", value) for axis, value in zip("xy", translate, strict=True))
+    angle = finite("rotate", rotate)
+    if (x, y, angle) == (0.0, 0.0, 0.0):
+        yield generator
+        return
+    if isinstance(generator, Generator):
+        raise ValueError(
+            "translate and rotate move StyleGAN3's Fourier input; this StyleGAN2 network starts from a learned "
+            "constant, which cannot be moved"
+        )
+    saved = generator.transform.clone()
+    generator.set_transform(translate=(x, y), rotate=angle)
+    try:
+        yield generator
+    finally:
+        generator.transform.copy_(saved)
+
+
+def truncate(generator: AnyGenerator, latents: Latents, psi: float, *, cutoff: int | None = None) -> Latents:
     """W or W+ latents pulled towards the generator's mean W by truncation psi (finite, in [-1, 2]; 1 leaves them
     as they are) on the first `cutoff` layers (None: all), as W+ `[N, num_ws, w_dim]` (NVIDIA's `lerp`)."""
     psi = finite("truncation psi", psi, min=TRUNC_RANGE[0], max=TRUNC_RANGE[1])
@@ -146,45 +188,56 @@ def truncate(generator: Generator, latents: Latents, psi: float, *, cutoff: int 
 
 
 def generate(
-    generator: Generator,
+    generator: AnyGenerator,
     seeds: Sequence[int],
     *,
     trunc: float = 1.0,
     trunc_cutoff: int | None = None,
     noise_mode: str = "const",
+    translate: tuple[float, float] = (0.0, 0.0),
+    rotate: float = 0.0,
 ) -> Generated:
     """Images from seeds as NVIDIA's generate.py makes them: z of seed s is `RandomState(s).randn(1, z_dim)`,
     mapped with truncation psi `trunc` (finite, in [-1, 2]) on the first `trunc_cutoff` layers (None: all), then
-    synthesised. seeds: whole numbers in [0, 2**32 - 1]."""
+    synthesised. seeds: whole numbers in [0, 2**32 - 1]. translate (image widths) / rotate (degrees): StyleGAN3's
+    input transform for these images (see `transformed`; refused for StyleGAN2)."""
     seeds = seeds_list(seeds)
     trunc = finite("truncation psi", trunc, min=TRUNC_RANGE[0], max=TRUNC_RANGE[1])
     if trunc_cutoff is not None:
         at_least("trunc_cutoff", trunc_cutoff, 1)
     one_of("noise_mode", noise_mode, NOISE_MODES)
-    ws = sampling.ws_from_seeds(generator, seeds, truncation_psi=trunc, truncation_cutoff=trunc_cutoff)
-    latents = Latents(ws, LatentSpace.W_PLUS)
-    z = sampling.z_from_seeds(generator, seeds).cpu()
-    return Generated(latents, z, render(generator, latents, noise_mode=noise_mode), tuple(int(s) for s in seeds))
+    with transformed(generator, translate, rotate):  # checked before any work
+        ws = sampling.ws_from_seeds(generator, seeds, truncation_psi=trunc, truncation_cutoff=trunc_cutoff)
+        latents = Latents(ws, LatentSpace.W_PLUS)
+        z = sampling.z_from_seeds(generator, seeds).cpu()
+        images = render(generator, latents, noise_mode=noise_mode)
+    return Generated(latents, z, images, tuple(int(s) for s in seeds))
 
 
 def style_mix(
-    generator: Generator,
+    generator: AnyGenerator,
     row_seeds: Sequence[int],
     col_seeds: Sequence[int],
     styles: Sequence[int],
     *,
     trunc: float = 1.0,
     noise_mode: str = "const",
+    translate: tuple[float, float] = (0.0, 0.0),
+    rotate: float = 0.0,
 ) -> Image.Image:
-    """NVIDIA's style-mixing figure: each row seed's image with the `styles` W+ layers of each column seed."""
+    """NVIDIA's style-mixing figure: each row seed's image with the `styles` W+ layers of each column seed
+    (translate / rotate: StyleGAN3's input transform, see `transformed`)."""
     row_seeds, col_seeds = seeds_list(row_seeds), seeds_list(col_seeds)
     trunc = finite("truncation psi", trunc, min=TRUNC_RANGE[0], max=TRUNC_RANGE[1])
     one_of("noise_mode", noise_mode, NOISE_MODES)
-    return sampling.style_mix_grid(generator, row_seeds, col_seeds, styles, truncation_psi=trunc, noise_mode=noise_mode)
+    with transformed(generator, translate, rotate):
+        return sampling.style_mix_grid(
+            generator, row_seeds, col_seeds, styles, truncation_psi=trunc, noise_mode=noise_mode
+        )
 
 
 def resolve_direction(
-    direction: DirectionSpec, *, conditions: Sequence[DirectionSpec] = (), generator: Generator | None = None
+    direction: DirectionSpec, *, conditions: Sequence[DirectionSpec] = (), generator: AnyGenerator | None = None
 ) -> Direction:
     """A direction from a `Direction`, bundled name, file or name in ./directions, with `conditions` projected out
     (InterFaceGAN's conditional editing); with `generator`, checked to fit it (see `Direction.check_generator`)."""
@@ -194,7 +247,7 @@ def resolve_direction(
     return resolved
 
 
-def _load(spec: DirectionSpec, generator: Generator | None) -> Direction:
+def _load(spec: DirectionSpec, generator: AnyGenerator | None) -> Direction:
     if isinstance(spec, Direction):
         if generator is not None:
             spec.check_generator(generator)
@@ -202,7 +255,7 @@ def _load(spec: DirectionSpec, generator: Generator | None) -> Direction:
     return load_direction(spec, generator=generator)
 
 
-def _to_direction_space(latents: Latents, direction: Direction, generator: Generator) -> Latents:
+def _to_direction_space(latents: Latents, direction: Direction, generator: AnyGenerator) -> Latents:
     if latents.space is LatentSpace.Z and direction.space is not LatentSpace.Z:
         with torch.no_grad():
             w = generator.mapping(latents.tensor.to(generator.device))[:, 0].cpu()

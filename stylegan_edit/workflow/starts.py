@@ -17,7 +17,7 @@ from stylegan_edit.assets import DEFAULT_NETWORK
 from stylegan_edit.encoders.checkpoint import load_encoder
 from stylegan_edit.encoders.official.encoder import OfficialEncoder
 from stylegan_edit.encoders.official.restyle import DEFAULT_ITERATIONS, ReStyleEncoder
-from stylegan_edit.generators import Generator, Network
+from stylegan_edit.generators import AnyGenerator, Generator, Network, StyleGAN3Generator
 from stylegan_edit.invert.initial import Init, check_init
 from stylegan_edit.latents import Latents, LatentSpace, load_latents
 from stylegan_edit.workflow.checks import at_least
@@ -33,12 +33,12 @@ class ImageEncoder(Protocol):
 
     def encode(self, images: Tensor) -> Latents: ...
 
-    def check_generator(self, generator: Generator, source: str = ...) -> None: ...
+    def check_generator(self, generator: AnyGenerator, source: str = ...) -> None: ...
 
     def to(self, device: torch.device) -> Any: ...
 
 
-NetworkInput = Network | Generator | str | Path | None
+NetworkInput = Network | Generator | StyleGAN3Generator | str | Path | None
 EncoderInput = ImageEncoder | str | Path
 LatentsInput = Latents | str | Path
 
@@ -56,12 +56,12 @@ class Start:
 
 
 def load(network: NetworkInput, device: torch.device | str | None) -> tuple[Network, str | None]:
-    """The network and its name: a `Network` or `Generator` as given (no name; a bare generator has no
-    discriminator), or a bundled name / checkpoint path loaded on `device` (None: the default model, on the CPU
-    when `device` is None). `device` moves nothing already loaded."""
+    """The network and its name: a `Network` or generator (StyleGAN2 or StyleGAN3) as given (no name; a bare
+    generator has no discriminator), or a bundled name / checkpoint path loaded on `device` (None: the default model,
+    on the CPU when `device` is None). `device` moves nothing already loaded."""
     if isinstance(network, Network):
         return network, None
-    if isinstance(network, Generator):
+    if isinstance(network, Generator | StyleGAN3Generator):
         return Network(network), None
     from stylegan_edit.formats.native import load_network
 
@@ -87,7 +87,7 @@ def network_of(network: NetworkInput, encoder: EncoderInput) -> NetworkInput:
 
 
 def load_checked_encoder(
-    encoder: EncoderInput, generator: Generator, network_name: str | None
+    encoder: EncoderInput, generator: AnyGenerator, network_name: str | None
 ) -> tuple[ImageEncoder, str]:
     """The encoder (`psp` / `e4e`: the one shipped for the bundled `network_name`, the default model when None; a
     bundled encoder's name; a file: ours or an official pSp / e4e / ReStyle checkpoint; or an encoder object), on
@@ -120,7 +120,7 @@ def projection_start(
     init: LatentsInput | None,
     encoder: EncoderInput,
     *,
-    generator: Generator,
+    generator: AnyGenerator,
     space: str,
     num_images: int,
     network_name: str | None,

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stylegan_edit.encoders.config import check_generator_shape
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace
 
 ENCODER_PREFIX = "encoder."  # the encoder's tensors in an official checkpoint's state_dict
@@ -103,7 +103,7 @@ class OfficialEncoder(nn.Module):
         """W+ latents `[N, n_styles, 512]` of the checkpoint's decoder for images `[N, 3, R, R]` in [-1, 1]."""
         return Latents(self(images).contiguous(), LatentSpace.W_PLUS)
 
-    def check_generator(self, generator: Generator, source: str = "the encoder") -> None:
+    def check_generator(self, generator: AnyGenerator, source: str = "the encoder") -> None:
         """Raise a one-line `ValueError` when `generator` is not of the decoder's shape (resolution, num_ws, w_dim,
         RGB); the official file does not record which trained generator it belongs to."""
         check_generator_shape(

@@ -17,7 +17,7 @@ from stylegan_edit.encoders.config import check_generator_shape, generator_finge
 from stylegan_edit.encoders.official.encoder import ENCODER_PREFIX, INPUT_SIDE, STYLE_DIM, OfficialSpec, official_input
 from stylegan_edit.encoders.official.irse import GradualStyleBlock, InputLayer, IRSEBody
 from stylegan_edit.files import CheckpointError, build_strict, malformed
-from stylegan_edit.generators import Generator
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.latents import Latents, LatentSpace
 
 logger = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class ReStyleEncoder(nn.Module):
     `latent_avg` `[n_styles, 512]`, the first iteration's code."""
 
     def __init__(
-        self, encoder: BackboneEncoder, decoder: Generator, latent_avg: Tensor, spec: OfficialSpec, source: str
+        self, encoder: BackboneEncoder, decoder: AnyGenerator, latent_avg: Tensor, spec: OfficialSpec, source: str
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -135,7 +135,7 @@ class ReStyleEncoder(nn.Module):
                 current = self.reconstruct(codes)
         return (steps[-1], steps) if return_steps else steps[-1]
 
-    def check_generator(self, generator: Generator, source: str = "the encoder") -> None:
+    def check_generator(self, generator: AnyGenerator, source: str = "the encoder") -> None:
         """Raise a one-line `ValueError` when `generator` is not of the decoder's shape; log a warning when it has
         the shape but other weights (the codes are fitted to the decoder's images, not to its)."""
         check_generator_shape(
@@ -184,7 +184,7 @@ def build_restyle(
     latent_avg: Tensor | None,
     source: str | Path,
     *,
-    decoder: Generator | None = None,
+    decoder: AnyGenerator | None = None,
 ) -> ReStyleEncoder:
     """The `ReStyleEncoder` of a checkpoint's `opts`, whole `state_dict` (`encoder.*` loaded strictly; the
     `decoder.*` generator read unless `decoder` is given) and `latent_avg` (`[512]`, `[1, 512]` or `[n_styles,
