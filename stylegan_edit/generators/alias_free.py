@@ -17,8 +17,8 @@ from torch import Tensor, nn
 
 from stylegan_edit.generators.alias_free_config import LayerSpec, StyleGAN3Config, input_spec
 from stylegan_edit.generators.filtered_lrelu import design_lowpass_filter, filtered_lrelu
-from stylegan_edit.generators.layers import NOISE_MODES, FullyConnectedLayer
-from stylegan_edit.generators.mapping import MappingNetwork
+from stylegan_edit.generators.layers import FullyConnectedLayer
+from stylegan_edit.generators.mapping import MappedGenerator, check_synthesis_input
 
 
 def make_transform(translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> Tensor:
@@ -225,10 +225,7 @@ class AliasFreeSynthesis(nn.Module):
     ) -> Tensor:
         """Render `ws [N, num_ws, w_dim]`. `noise_mode` is accepted for a common interface and has no effect;
         `noise` must be empty (no noise inputs); `fused_modconv` has no effect (always one grouped convolution)."""
-        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.config.w_dim:
-            raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.config.w_dim}], got {list(ws.shape)}")
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
+        check_synthesis_input(ws, self.num_ws, self.config.w_dim, noise_mode)
         if noise:
             raise ValueError(f"StyleGAN3 has no noise inputs, got {len(noise)} noise maps")
         codes = ws.to(torch.float32).unbind(dim=1)
@@ -241,41 +238,17 @@ class AliasFreeSynthesis(nn.Module):
         return x.to(torch.float32)
 
 
-class StyleGAN3Generator(nn.Module):
+class StyleGAN3Generator(MappedGenerator):
     """`G(z) = G.synthesis(G.mapping(z))` for StyleGAN3; state dict keys equal NVIDIA's `G_ema` keys."""
+
+    config: StyleGAN3Config
+    synthesis: AliasFreeSynthesis
 
     def __init__(self, config: StyleGAN3Config) -> None:
         super().__init__()
         self.config = config
         self.synthesis = AliasFreeSynthesis(config)
-        self.mapping = MappingNetwork(
-            z_dim=config.z_dim,
-            w_dim=config.w_dim,
-            num_ws=config.num_ws,
-            num_layers=config.mapping_layers,
-            lr_multiplier=config.mapping_lr_multiplier,
-            w_avg_beta=config.w_avg_beta,
-        )
-
-    @property
-    def z_dim(self) -> int:
-        return self.config.z_dim
-
-    @property
-    def w_dim(self) -> int:
-        return self.config.w_dim
-
-    @property
-    def num_ws(self) -> int:
-        return self.config.num_ws
-
-    @property
-    def img_resolution(self) -> int:
-        return self.config.img_resolution
-
-    @property
-    def device(self) -> torch.device:
-        return self.mapping.w_avg.device
+        self._add_mapping()
 
     @property
     def transform(self) -> Tensor:
@@ -285,15 +258,3 @@ class StyleGAN3Generator(nn.Module):
     def set_transform(self, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> None:
         """Translate (in image widths) and rotate (degrees) every image this generator renders from now on."""
         self.synthesis.input.transform.copy_(make_transform(translate, rotate))
-
-    def forward(
-        self,
-        z: Tensor,
-        *,
-        truncation_psi: float = 1.0,
-        truncation_cutoff: int | None = None,
-        noise_mode: str = "const",
-    ) -> Tensor:
-        """`z [N, z_dim]` -> image `[N, C, H, W]` in about [-1, 1]."""
-        ws = self.mapping(z, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)

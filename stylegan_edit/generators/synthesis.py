@@ -9,7 +9,8 @@ import torch
 from torch import Tensor, nn
 
 from stylegan_edit.generators.config import GeneratorConfig
-from stylegan_edit.generators.layers import NOISE_MODES, Conv2dLayer, SynthesisLayer, ToRGBLayer
+from stylegan_edit.generators.layers import Conv2dLayer, SynthesisLayer, ToRGBLayer
+from stylegan_edit.generators.mapping import check_synthesis_input
 from stylegan_edit.generators.ops import setup_filter, upsample2d
 
 
@@ -127,10 +128,7 @@ class SynthesisNetwork(nn.Module):
         fused_modconv: grouped-convolution path; default fused in eval mode (on CPU only for a single image),
             non-fused when training (both are exact up to float rounding).
         """
-        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.config.w_dim:
-            raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.config.w_dim}], got {list(ws.shape)}")
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {', '.join(NOISE_MODES)}, got {noise_mode!r}")
+        check_synthesis_input(ws, self.num_ws, self.config.w_dim, noise_mode)
         num_layers = len(self.noise_layers())
         if noise is not None and len(noise) != num_layers:
             raise ValueError(f"expected {num_layers} noise maps, got {len(noise)}")
