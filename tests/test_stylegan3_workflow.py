@@ -5,6 +5,7 @@ and the CLI's one-line refusals of what StyleGAN3 (or StyleGAN2) cannot do."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -371,3 +372,19 @@ def test_the_editor_runs_on_a_stylegan3_network(tmp_path: Path, sg3_file: Path) 
     assert not np.array_equal(np.asarray(preview.image), np.asarray(preview.blended))
     saved = editor.save(session, preview, tmp_path / "downloads")
     assert any(path.name == "blended.png" for path in saved)
+
+
+def test_metrics_eqt_cli_measures_a_stylegan3_network_and_refuses_stylegan2(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    config = StyleGAN3Config(img_resolution=32, z_dim=32, w_dim=32, channel_base=2048, channel_max=64)
+    save_network(tmp_path / "sg3.safetensors", StyleGAN3Generator(config))
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["metrics", "eqt", "--network", str(tmp_path / "sg3.safetensors"), "--num", "4", "--json",
+              str(tmp_path / "eqt.json")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    measured = json.loads((tmp_path / "eqt.json").read_text())["eqt_db"]
+    assert measured > 40 and f"EQ-T {measured:.2f} dB" in result.output
+    refused = runner.invoke(cli, ["metrics", "eqt", "--network", "synthfaces-64", "--num", "4"])
+    assert refused.exit_code != 0 and "StyleGAN2 network" in refused.output and "Traceback" not in refused.output

@@ -1,5 +1,6 @@
-"""`stylegan-edit metrics fid | separability | edit-fidelity | ppl | classifier | identity`: quality and editing
-metrics measured with the bundled SynthFaces attribute classifier, and face identity between photos."""
+"""`stylegan-edit metrics fid | separability | edit-fidelity | ppl | classifier | identity | eqt`: quality and
+editing metrics measured with the bundled SynthFaces attribute classifier, face identity between photos, and
+StyleGAN3's translation equivariance."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import click
 from stylegan_edit.cli.common import friendly_errors, pick_device
 from stylegan_edit.cli.metrics_common import check_json, common_options, network_option, write_json
 from stylegan_edit.cli.metrics_edits import edit_fidelity, ppl
+from stylegan_edit.cli.metrics_eqt import eqt
 from stylegan_edit.cli.options import classifier_option, progress_option, trunc_option
 
 
@@ -194,3 +196,4 @@ def identity(image_a: Path, image_b: Path, json_path: Path | None) -> None:
 
 metrics.add_command(edit_fidelity)
 metrics.add_command(ppl)
+metrics.add_command(eqt)

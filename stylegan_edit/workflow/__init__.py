@@ -27,6 +27,7 @@ _EXPORTS = {
     "fit_direction": "directions",
     "fid": "evaluation",
     "separability": "evaluation",
+    "eqt": "equivariance",
     "small_data_metrics": "small_data",
     "edit_fidelity": "edit_evaluation",
     "ppl": "edit_evaluation",
@@ -47,6 +48,7 @@ __all__ = [
     "edit",
     "edit_fidelity",
     "encode",
+    "eqt",
     "fid",
     "fit_direction",
     "generate",
@@ -75,6 +77,7 @@ if TYPE_CHECKING:
     from stylegan_edit.workflow.edit_evaluation import edit_fidelity, ppl
     from stylegan_edit.workflow.editing import edit, generate, render, style_mix, truncate
     from stylegan_edit.workflow.encoder_training import train_encoder
+    from stylegan_edit.workflow.equivariance import eqt
     from stylegan_edit.workflow.evaluation import fid, separability
     from stylegan_edit.workflow.inversion import Inversion, encode, project
     from stylegan_edit.workflow.mixing import blend, interpolate
