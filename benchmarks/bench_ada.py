@@ -149,6 +149,26 @@ def draw_curves(curves: dict[str, list[tuple[float, float]]], path: Path, *, y_l
     return path
 
 
+def blend_figure(outdir: Path, size: int, path: Path, *, seeds: tuple[int, ...] = (0, 1, 2, 3, 4, 5)) -> Path:
+    """Columns per seed row: the base model, its fine-tunes on `size` images without and with ADA, and the base
+    blended with the ADA fine-tune (base below 16 px, fine-tune from 16 px up), all at truncation 0.7."""
+    from stylegan_edit.images import make_grid
+    from stylegan_edit.workflow import blend, generate
+
+    def last_snapshot(mode: str) -> Path:
+        return sorted((outdir / "runs" / f"{mode}-{size}").glob("network-snapshot-*.safetensors"))[-1]
+
+    from stylegan_edit.formats import load_generator
+
+    base = load_generator(SOURCE)
+    tuned = {mode: load_generator(last_snapshot(mode)) for mode in MODES}
+    columns = [base, tuned["none"], tuned["ada"], blend(base, tuned["ada"], swap_res=16)]
+    rows = [generate(g, list(seeds), trunc=0.7).images for g in columns]
+    tiles = torch.stack(rows, dim=1).flatten(0, 1)  # seed-major: one row per seed
+    make_grid(tiles, ncols=len(columns), pad=2).save(path)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--outdir", type=Path, default=Path("runs/ada-study"), help="Runs, data and results.")
@@ -165,6 +185,7 @@ def main() -> None:
     parser.add_argument(
         "--ada-kimg", type=float, default=None, help="ADA's adjustment speed (default: 100, for transfer)."
     )
+    parser.add_argument("--figure", type=Path, default=None, help="Also draw the blend figure of the smallest size.")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
     args = parser.parse_args()
@@ -188,6 +209,8 @@ def main() -> None:
     text = table(results)
     (args.outdir / "results.md").write_text(text)
     draw_curves(p_curves(args.outdir, sizes), args.outdir / "p_curves.png")
+    if args.figure and set(modes) == set(MODES):
+        blend_figure(args.outdir, min(sizes), args.figure)
     print(text)
 
 
