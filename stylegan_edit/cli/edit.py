@@ -42,7 +42,10 @@ DIRECTION_HELP = (
     help="Keep this attribute fixed: project its direction (name or file) out of the edit; repeatable.  "
     "[default: none]",
 )
-@network_option(default_text="the network recorded with the latents, else synthfaces-64")
+@network_option(
+    default_text="the generator tuned around the latents (project / encode --tune), else the network recorded with "
+    "them, else synthfaces-64"
+)
 @outdir_option(Path("out/edit"), "edited.safetensors and edited.png (edited_NNNN.png per latent, or sweep.png)")
 @noise_mode_option
 @device_option
@@ -60,19 +63,28 @@ def apply(
 ) -> None:
     """Edit latents along a direction; write edited.png (or sweep.png) and edited.safetensors."""
     from stylegan_edit.cli.handoff import HANDOFF_PATH, find_last_latents
-    from stylegan_edit.formats.native import load_generator
+    from stylegan_edit.formats.tuned import load_any_generator
     from stylegan_edit.images import make_grid, save_pil, to_pil
     from stylegan_edit.latents import load_latents
     from stylegan_edit.workflow.editing import render, resolve_direction, sweep
+    from stylegan_edit.workflow.outputs import TUNED_KEY
 
+    handoff_network: str | Path | None = None
     if latents_path is None:
         handoff = find_last_latents()
         latents_path = handoff.latents_path
-        network_spec = network_spec or handoff.network
+        handoff_network = handoff.tuned_network or handoff.network
         click.echo(f"latents: {latents_path} (the last `{handoff.command}`, recorded in {HANDOFF_PATH})")
     with output_folder(outdir):
-        latents, _ = load_latents(latents_path)
-        generator = load_generator(network_spec, device=pick_device(device))
+        latents, latents_metadata = load_latents(latents_path)
+        tuned = latents_metadata.get(TUNED_KEY)
+        if network_spec is None and tuned is not None:
+            if not Path(tuned).is_file():
+                raise click.ClickException(
+                    f"{latents_path} was tuned into {tuned}, which no longer exists; pass --network"
+                )
+            click.echo(f"network: {tuned} (the generator tuned around these latents)")
+        generator = load_any_generator(network_spec or tuned or handoff_network, device=pick_device(device))
         direction = resolve_direction(direction_spec, conditions=conditions, generator=generator)
         edited = sweep(latents, direction, strengths, layers=layers, generator=generator)
         pictures = to_pil(render(generator, edited, noise_mode=noise_mode))
@@ -84,6 +96,8 @@ def apply(
             "source": str(latents_path),
             "order": "latent-major: row i * len(strengths) + j is latent i at strength j",
         }
+        if network_spec is None and tuned is not None:
+            metadata[TUNED_KEY] = tuned  # edits of the edits render with the same tuned generator
         edited.save(outdir / "edited.safetensors", metadata=metadata)
         if len(strengths) == 1:
             names = ["edited.png"] if len(pictures) == 1 else [f"edited_{i:04d}.png" for i in range(len(pictures))]

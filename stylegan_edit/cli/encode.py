@@ -3,6 +3,7 @@ checkpoint's iterations, optionally refined by L-BFGS, writing what `project` wr
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from stylegan_edit.cli.common import friendly_errors, output_folder, pick_device
 from stylegan_edit.cli.inputs import check_handoff_writable, photo_options
 from stylegan_edit.cli.options import device_option, encoder_option, network_option, outdir_option, progress_option
 from stylegan_edit.cli.project import LOSS_NAMES
+from stylegan_edit.cli.tuning import TuningBar, check_tune_options, tune_options, tuning_lines
 
 PERCEPTUAL_NAMES = tuple(name for name in LOSS_NAMES if name not in ("mse", "l1"))  # the distances, not pixel losses
 PERCEPTUAL_HELP = (
@@ -45,6 +47,7 @@ PERCEPTUAL_HELP = (
 @click.option(
     "--perceptual", type=click.Choice(PERCEPTUAL_NAMES), default="auto", show_default=True, help=PERCEPTUAL_HELP
 )
+@tune_options
 @progress_option
 @device_option
 @friendly_errors
@@ -59,6 +62,10 @@ def encode(
     outdir: Path,
     batch_size: int,
     perceptual: str,
+    tune: bool,
+    tune_steps: int,
+    tune_lr: float,
+    tune_full: bool,
     progress: bool,
     device: str,
 ) -> None:
@@ -66,7 +73,8 @@ def encode(
     codes closer to W and so more editable; ReStyle iterates either, correcting its codes a few times); write
     per-image latents (native and NVIDIA projected_w.npz), proj.png, compare.png (target | reconstruction) and
     metrics, and record the latents for `apply`. An official pSp / e4e / ReStyle .pt holds its generator, so
-    --network may be left out. --refine STEPS continues with L-BFGS from the codes."""
+    --network may be left out. --refine STEPS continues with L-BFGS from the codes; --tune then tunes the
+    generator around them (PTI) and writes it beside the latents."""
     from tqdm import tqdm
 
     from stylegan_edit.assets import resolve_network
@@ -74,9 +82,14 @@ def encode(
     from stylegan_edit.workflow.inversion import encode as run_encoder
     from stylegan_edit.workflow.outputs import save_inversion
 
+    check_tune_options(tune)
     check_handoff_writable()
     with output_folder(outdir):
-        with tqdm(total=len(images), unit="img", desc="encoding", disable=not progress, leave=False) as bar:
+        tuning_bar = TuningBar(enabled=progress)
+        with (
+            tqdm(total=len(images), unit="img", desc="encoding", disable=not progress, leave=False) as bar,
+            closing(tuning_bar),
+        ):
             result = run_encoder(
                 network_spec,
                 list(images),
@@ -88,15 +101,21 @@ def encode(
                 face_index=face_index,
                 batch_size=batch_size,
                 progress=lambda done, total: bar.update(done - bar.n),
+                tune=tune,
+                tune_steps=tune_steps,
+                tune_lr=tune_lr,
+                tune_progress=tuning_bar.report,
                 device=pick_device(device),
             )
         for note in result.notes:
             click.echo(note)
-        saved = save_inversion(result, outdir, sources=images)
+        saved = save_inversion(result, outdir, sources=images, tuned_full=tune_full)
         for name, line in zip(saved.names, saved.lines, strict=True):
             click.echo(f"{name}: {line}")
+        for line in tuning_lines(result, saved):
+            click.echo(line)
         network = resolve_network(network_spec) if network_spec else result.network
-        record = record_latents(saved.combined, command="encode", network=network)
+        record = record_latents(saved.combined, command="encode", network=network, tuned_network=saved.tuned)
     milliseconds = 1000 * result.seconds / len(result.latents)
     passes = f" ({result.iterations} iterations)" if result.iterations is not None else ""
     refined = f", refined by {result.num_steps} L-BFGS steps," if result.preset is not None else ""

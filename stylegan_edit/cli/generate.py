@@ -76,13 +76,13 @@ def generate(
     """Generate images from seeds (Z drawn as NVIDIA's generate.py draws it)."""
     if (mix_rows is None) != (mix_cols is None):
         raise click.UsageError("style mixing needs both --mix-rows and --mix-cols")
-    from stylegan_edit.formats.native import load_generator
+    from stylegan_edit.formats.tuned import load_any_generator
     from stylegan_edit.images import make_grid, save_pil, to_pil
     from stylegan_edit.workflow.editing import generate as generate_images
     from stylegan_edit.workflow.editing import style_mix
 
     with output_folder(outdir):
-        generator = load_generator(network_spec, device=pick_device(device))
+        generator = load_any_generator(network_spec, device=pick_device(device))
         generated = generate_images(
             generator,
             seeds,

@@ -17,6 +17,7 @@ from stylegan_edit.cli.options import (
     outdir_option,
     progress_option,
 )
+from stylegan_edit.cli.tuning import TuningBar, check_tune_options, tune_options, tuning_lines
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -87,6 +88,7 @@ LOSS_HELP = (
 @click.option(
     "--save-video/--no-save-video", default=False, show_default=True, help="Write the optimisation as proj.gif."
 )
+@tune_options
 @progress_option
 @device_option
 @friendly_errors
@@ -107,19 +109,26 @@ def project(
     seed: int,
     strip: bool,
     save_video: bool,
+    tune: bool,
+    tune_steps: int,
+    tune_lr: float,
+    tune_full: bool,
     progress: bool,
     device: str,
 ) -> None:
     """Project IMAGES onto the generator; write per-image latents (native and NVIDIA projected_w.npz),
-    proj.png, compare.png (target | reconstruction) and metrics, and record the latents for `apply`."""
+    proj.png, compare.png (target | reconstruction) and metrics, and record the latents for `apply`. --tune then
+    tunes the generator around the codes (PTI: use --space w for the paper's pivots) and writes it beside them."""
     from stylegan_edit.assets import resolve_network
     from stylegan_edit.cli.handoff import record_latents
     from stylegan_edit.workflow.inversion import project as run_projection
     from stylegan_edit.workflow.outputs import num_frames, save_inversion
 
+    check_tune_options(tune)
     check_handoff_writable()
     with output_folder(outdir):
         bar = _ProgressBar(enabled=progress)
+        tuning_bar = TuningBar(enabled=progress, on_start=bar.close)
         try:
             result = run_projection(
                 network_spec,
@@ -137,15 +146,22 @@ def project(
                 seed=seed,
                 num_frames=num_frames(strip=strip, video=save_video),
                 progress=bar.report,
+                tune=tune,
+                tune_steps=tune_steps,
+                tune_lr=tune_lr,
+                tune_progress=tuning_bar.report,
                 device=pick_device(device),
             )
         finally:
             bar.close()
-        saved = save_inversion(result, outdir, sources=images, strip=strip, video=save_video)
+            tuning_bar.close()
+        saved = save_inversion(result, outdir, sources=images, strip=strip, video=save_video, tuned_full=tune_full)
         for name, line in zip(saved.names, saved.lines, strict=True):
             click.echo(f"{name}: {line}")
+        for line in tuning_lines(result, saved):
+            click.echo(line)
         network = resolve_network(network_spec) if network_spec else result.network
-        record = record_latents(saved.combined, command="project", network=network)
+        record = record_latents(saved.combined, command="project", network=network, tuned_network=saved.tuned)
     click.echo(f"latents: {saved.combined} (recorded in {record} for `stylegan-edit apply`)")
 
 

@@ -1,6 +1,7 @@
 """Inversion of photos into a generator's latents: `project` (a preset's optimisation, from the mean W, an
 encoder's codes or given latents) and `encode` (an encoder's pass, or a ReStyle encoder's iterations, optionally
-refined by L-BFGS), both returning an `Inversion`."""
+refined by L-BFGS), both returning an `Inversion`, optionally followed by pivotal tuning of the generator (PTI,
+arXiv:2106.05744)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from functools import partial
 import torch
 from torch import Tensor
 
+from stylegan_edit.generators import Generator
 from stylegan_edit.generators.sampling import render
+from stylegan_edit.invert.noise import NO_NOISE
+from stylegan_edit.invert.pivotal import TuningStep
 from stylegan_edit.invert.projector import Projector
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.perceptual.choice import LossChoice, choose_loss
@@ -31,6 +35,7 @@ from stylegan_edit.workflow.starts import (
     projection_start,
 )
 from stylegan_edit.workflow.targets import Images, read_targets
+from stylegan_edit.workflow.tuning import PTI_LR, PTI_STEPS, TuneOptions, tune_inversion
 
 __all__ = ["Inversion", "ProjectionEvent", "ProjectionProgress", "ProjectionStart", "encode", "frame_steps", "project"]
 
@@ -53,29 +58,40 @@ def project(
     seed: int = 303,
     num_frames: int = 0,
     progress: Callable[[ProjectionEvent], None] | None = None,
+    tune: bool = False,
+    tune_steps: int = PTI_STEPS,
+    tune_lr: float = PTI_LR,
+    tune_first_layer: int = 0,
+    tune_progress: Callable[[TuningStep], None] | None = None,
     device: torch.device | str | None = None,
 ) -> Inversion:
     """Project `images` into `network`'s `space` (`w` or `w+`) by the preset's optimisation.
 
-    network: a `Generator` (no discriminator, so no `disc` loss), a `Network`, or a bundled name / checkpoint
-    path loaded on `device` (None: the default model, or the decoder of an official pSp / e4e / ReStyle checkpoint
-    given as the encoder of an `encoder-*` preset). images: paths or PIL images, or a tensor `[N, 3, R, R]`
-    in [-1, 1] at the generator's resolution. align: None (auto) FFHQ-aligns a photo in which a face is found
-    unless it is a face crop already, else centre-crops; True aligns (no face: refused); False centre-crops
-    (see `read_targets`); face_index: the face to align, 0 the largest. preset: `nvidia` (the default),
+    network: a generator, StyleGAN2 or StyleGAN3 (no discriminator, so no `disc` loss), a `Network`, or a bundled
+    name / checkpoint path loaded on `device` (None: the default model, or the decoder of an official pSp / e4e /
+    ReStyle checkpoint given as the encoder of an `encoder-*` preset). images: paths or PIL images, or a tensor
+    `[N, 3, R, R]` in [-1, 1] at the generator's resolution. align: None (auto) FFHQ-aligns a photo in which a
+    face is found unless it is a face crop already, else centre-crops; True aligns (no face: refused); False
+    centre-crops (see `read_targets`); face_index: the face to align, 0 the largest. preset: `nvidia` (the default),
     `lbfgs`, `encoder-lbfgs`, `encoder-adam` (see `PRESETS`) or a `Preset`; num_steps: None runs the
     preset's. encoder: the encoder of `encoder-*` presets (`psp` / `e4e` shipped for a bundled network, a file:
     ours or an official pSp / e4e / ReStyle checkpoint, or an encoder object); iterations: a ReStyle encoder's
     (None: 5; refused for other encoders and starts). init: latents (or a latents file) to start from instead
     of the preset's start: one code for all images or one per image. loss: as `choose_loss` reads it (`auto`,
-    `lpips`, `disc`, `mse`, ...). noise: optimise the noise maps too (Adam presets only). Images are optimised
-    `batch_size` at a time, image k with its own random stream `seed + k`, so the batching changes the result
-    only by rounding.
+    `lpips`, `disc`, `mse`, ...). noise: optimise the noise maps too (Adam presets and StyleGAN2 only: StyleGAN3 has
+    none). Images are optimised `batch_size` at a time, image k with its own random stream `seed + k`, so the
+    batching changes the result only by rounding.
     num_frames: keep the reconstructions at that many evenly spaced steps (`frames`).
     progress: called with a `ProjectionStart`, then a `ProjectionProgress` per step of each batch.
+    tune: then tune the generator around the codes (the pivots; PTI: W projection pivots, up to `tune_steps` Adam
+    steps at `tune_lr` on the weights driven by W+ layers `tune_first_layer` and up, see `tune_inversion`), all
+    images jointly; the result's `tuning` holds the tuned generator; tune_progress: called after each tuning step.
     Every input is checked (files read, the start and the loss resolved) before any optimisation.
     """
     recipe = get_preset(preset)
+    tune_options = TuneOptions(tune_steps, tune_lr, tune_first_layer) if tune else None
+    if tune and noise:
+        raise ValueError("pivotal tuning renders with the generator's own noise: leave out the noise maps")
     one_of("space", space, ("w", "w+"))
     steps = recipe.num_steps if num_steps is None else at_least("num_steps", num_steps, 1)
     at_least("batch_size", batch_size, 1)
@@ -89,6 +105,10 @@ def project(
         network = network_of(network, encoder)
     loaded, network_name = load(network, device)
     generator = loaded.generator
+    if noise and not isinstance(generator, Generator):
+        raise ValueError(NO_NOISE)
+    if tune_options is not None:
+        tune_options.check(generator)
     read = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
     targets = read.images
     start = projection_start(
@@ -143,7 +163,7 @@ def project(
     joined = {key: torch.cat([part[key] for part in parts], dim=1 if key == "history" else 0) for key in parts[0]}
     images = joined.pop("images")
     measured: dict[str, Tensor] = {key: joined[key] for key in ("mse", "psnr", "ssim", "perceptual") if key in joined}
-    return Inversion(
+    result = Inversion(
         latents=Latents(joined.pop("latents"), LatentSpace(space)),
         images=images,
         targets=targets,
@@ -164,6 +184,9 @@ def project(
         seconds=seconds,
         notes=read.notes,
     )
+    if tune_options is None:
+        return result
+    return tune_inversion(result, generator, choice, tune_options, progress=tune_progress)
 
 
 def encode(
@@ -178,6 +201,11 @@ def encode(
     face_index: int = 0,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    tune: bool = False,
+    tune_steps: int = PTI_STEPS,
+    tune_lr: float = PTI_LR,
+    tune_first_layer: int = 0,
+    tune_progress: Callable[[TuningStep], None] | None = None,
     device: torch.device | str | None = None,
 ) -> Inversion:
     """Invert `images` into W+ with an encoder: `psp` / `e4e` shipped for a bundled network, a file (ours, or an
@@ -189,9 +217,11 @@ def encode(
     num_steps=refine)` minimising `perceptual` as project's `loss` (0: none); perceptual: the distance reported
     in the metrics, chosen as `project`'s loss is; align and face_index as `project` reads them; progress: called
     with (images done, total) after each batch. `seconds` is the time of the encoder's passes alone (with
-    `refine`, of the whole projection).
+    `refine`, of the whole projection). tune, tune_steps, tune_lr, tune_first_layer, tune_progress: pivotal
+    tuning around the (refined) codes, as `project` does it.
     """
     at_least("batch_size", batch_size, 1)
+    tune_options = TuneOptions(tune_steps, tune_lr, tune_first_layer) if tune else None
     if at_least("refine", refine, 0):
         return project(
             network,
@@ -205,11 +235,18 @@ def encode(
             face_index=face_index,
             batch_size=batch_size,
             progress=None if progress is None else partial(_images_done, progress),
+            tune=tune,
+            tune_steps=tune_steps,
+            tune_lr=tune_lr,
+            tune_first_layer=tune_first_layer,
+            tune_progress=tune_progress,
             device=device,
         )
     loaded, network_name = load(network_of(network, encoder), device)
     generator = loaded.generator
     model, label = load_checked_encoder(encoder, generator, network_name)
+    if tune_options is not None:
+        tune_options.check(generator)
     run, count = encoder_pass(model, label, iterations)
     read = read_targets(images, generator.img_resolution, align=align, face_index=face_index)
     targets = read.images
@@ -228,7 +265,7 @@ def encode(
             progress(first + batch.shape[0], len(targets))
     joined = {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
     codes, images = joined.pop("latents"), joined.pop("images")
-    return Inversion(
+    result = Inversion(
         latents=Latents(codes, LatentSpace.W_PLUS),
         images=images,
         targets=targets,
@@ -245,6 +282,9 @@ def encode(
         seconds=seconds,
         notes=read.notes,
     )
+    if tune_options is None:
+        return result
+    return tune_inversion(result, generator, choice, tune_options, progress=tune_progress)
 
 
 def frame_steps(num_steps: int, num_frames: int) -> list[int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from stylegan_edit.editors.blend import blend_layers, interpolate_models, swap_shares
-from stylegan_edit.formats.native import load_generator
+from stylegan_edit.formats.tuned import load_any_generator
 from stylegan_edit.generators import AnyGenerator, Generator, StyleGAN3Generator
 from stylegan_edit.workflow.checks import at_least, finite, one_of
 
@@ -98,7 +98,7 @@ def provenance(
 
 
 def _generator(model: ModelSpec) -> AnyGenerator:
-    return model if isinstance(model, Generator | StyleGAN3Generator) else load_generator(model, device="cpu")
+    return model if isinstance(model, Generator | StyleGAN3Generator) else load_any_generator(model, device="cpu")
 
 
 def _label(model: ModelSpec) -> str:

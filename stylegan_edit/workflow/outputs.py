@@ -1,5 +1,6 @@
 """An `Inversion` written to a folder as `project` and `encode` write it: one sub-folder per image (latents,
-NVIDIA's projected_w.npz, the images, metrics, optional strip / video / noise maps) and all latents in one file."""
+NVIDIA's projected_w.npz, the images, metrics, optional strip / video / noise maps), all latents in one file and,
+after pivotal tuning (PTI, arXiv:2106.05744), the tuned generator beside them."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PIL import Image
 from torch import Tensor
 
 from stylegan_edit.files import atomic_path
+from stylegan_edit.formats.tuned import save_tuned
 from stylegan_edit.images import make_grid, save_pil, to_pil
 from stylegan_edit.latents import LatentSpace
 from stylegan_edit.workflow.inversion import Inversion, frame_steps
@@ -20,18 +22,23 @@ from stylegan_edit.workflow.inversion import Inversion, frame_steps
 STRIP_FRAMES = 8
 VIDEO_FRAMES = 50
 COMBINED_NAME = "projected.safetensors"
+TUNED_NAME = "tuned.safetensors"
+TUNED_KEY = "tuned_network"  # latents metadata: the absolute path of the generator tuned around them
 EXTRAS = ("noise.safetensors", "strip.png", "proj.gif")
 
 
 @dataclass(frozen=True)
 class SavedInversion:
-    """Where an inversion went: one folder per image, its metrics line (`MSE ... PSNR ... -> folder`), and the
-    file holding every image's latents in input order."""
+    """Where an inversion went: one folder per image, its metrics line (`MSE ... PSNR ... -> folder`), the file
+    holding every image's latents in input order, and the tuned generator's file (None: not tuned) with what it
+    holds in words (`a float16 delta against synthfaces-64`, `the full generator`)."""
 
     names: list[str]
     folders: list[Path]
     lines: list[str]
     combined: Path
+    tuned: Path | None = None
+    tuned_kind: str = ""
 
 
 def num_frames(*, strip: bool, video: bool) -> int:
@@ -82,12 +89,16 @@ def save_inversion(
     names: Sequence[str] | None = None,
     strip: bool = False,
     video: bool = False,
+    tuned_full: bool = False,
 ) -> SavedInversion:
     """Write `result` under `outdir` (each file atomically; extras of an earlier run into the same folder are
     removed): per image `<name>/latents.safetensors`, `projected_w.npz`, `target.png`, `proj.png`, `compare.png`
-    (target | reconstruction), `metrics.json`, and `noise.safetensors` (optimised noise), `strip.png` (8 steps)
+    (target | reconstruction), `metrics.json` (after tuning also `pivot_psnr`, ...: the base's reconstruction
+    of the pivot), and `noise.safetensors` (optimised noise), `strip.png` (8 steps)
     and `proj.gif` (the optimisation; `strip` / `video` need the frames kept by `project(num_frames=...)`);
-    then `projected.safetensors` with all latents.
+    then `projected.safetensors` with all latents and, when the result was tuned, `tuned.safetensors`: a float16
+    delta against the base generator, or with `tuned_full` (or a base passed as an object, which no file names)
+    the full tuned generator; every latents file then records its absolute path as `tuned_network`.
 
     sources: the input files, recorded as metadata and naming the folders unless `names` are given
     (default names: image0, image1, ...).
@@ -102,9 +113,11 @@ def save_inversion(
         raise ValueError("strip and video need the frames: project with num_frames=num_frames(strip=..., video=...)")
     steps = sorted(result.frames)
     strip_steps = set(frame_steps(result.num_steps, STRIP_FRAMES))
+    tuned, tuned_kind = _write_tuned(result, outdir, full=tuned_full)
+    tuned_record = {TUNED_KEY: str(tuned.resolve())} if tuned is not None else {}
     folders, lines = [], []
     for k, name in enumerate(names):
-        metadata = provenance(result, k)
+        metadata = {**provenance(result, k), **tuned_record}
         if sources is not None:
             metadata["source"] = str(sources[k])
         pictures = {step: to_pil(result.frames[step][k : k + 1])[0] for step in steps}
@@ -115,14 +128,35 @@ def save_inversion(
             frames["video"] = [pictures[s] for s in steps]
         folder = outdir / name
         metrics = {key: float(value[k]) for key, value in result.metrics.items() if not math.isnan(float(value[k]))}
+        if result.tuning is not None:  # the base generator's reconstruction of the pivot, before tuning
+            pivot = result.tuning.pivot_metrics
+            metrics.update({f"pivot_{key}": float(v[k]) for key, v in pivot.items() if not math.isnan(float(v[k]))})
         _write_image(folder, result, k, metadata, metrics, frames)
         folders.append(folder)
         lines.append(_metrics_line(metrics, _perceptual_name(result)) + f"  -> {folder}")
     combined = outdir / COMBINED_NAME
-    metadata = {**provenance(result), "names": json.dumps(list(names))}
+    metadata = {**provenance(result), **tuned_record, "names": json.dumps(list(names))}
     metadata["sources"] = json.dumps([str(s) for s in (sources if sources is not None else names)])
     result.latents.save(combined, metadata=metadata)
-    return SavedInversion(list(names), folders, lines, combined)
+    return SavedInversion(list(names), folders, lines, combined, tuned, tuned_kind)
+
+
+def _write_tuned(result: Inversion, outdir: Path, *, full: bool) -> tuple[Path | None, str]:
+    """Write the tuned generator, if any, beside the latents; its path and what it holds, in words."""
+    tuning = result.tuning
+    if tuning is None:
+        (outdir / TUNED_NAME).unlink(missing_ok=True)  # nor may a re-run without tuning leave an old one
+        return None, ""
+    path = outdir / TUNED_NAME
+    full = full or tuning.base_spec is None
+    metadata = {
+        "made_by": "pivotal tuning (arXiv:2106.05744)",
+        "tune_steps": str(tuning.num_steps),
+        "tune_lr": f"{tuning.lr:g}",
+        "tune_first_layer": str(tuning.first_layer),
+    }
+    save_tuned(path, tuning.generator, tuning.base, base_spec=tuning.base_spec, full=full, metadata=metadata)
+    return path, "the full generator" if full else f"a float16 delta against {tuning.base_spec}"
 
 
 def _perceptual_name(result: Inversion) -> str | None:

@@ -1,5 +1,5 @@
-"""What the inversion workflow returns: the `Inversion` of a batch of photos, and the progress events a projection
-reports while it runs."""
+"""What the inversion workflow returns: the `Inversion` of a batch of photos (with, after pivotal tuning, the tuned
+generator: PTI, arXiv:2106.05744), and the progress events a projection reports while it runs."""
 
 from __future__ import annotations
 
@@ -7,10 +7,40 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.invert.projector import ProjectionStep
 from stylegan_edit.latents import Latents
 from stylegan_edit.perceptual.choice import LossChoice
 from stylegan_edit.workflow.presets import Preset
+
+
+@dataclass(frozen=True, eq=False)
+class Tuning:
+    """The generator tuned around an inversion's latents (the pivots) by Pivotal Tuning Inversion.
+
+    generator: the tuned copy (one for all images, in eval mode); base: the generator it was tuned from (unchanged);
+    base_spec: the base as it resolves from any folder (a bundled name or an absolute path; None when it was
+    passed as an object); num_steps: the updates made, of at most `max_steps`; converged: stopped because every
+    image's LPIPS reached PTI's threshold; lr: Adam's; first_layer: the first W+ layer whose weights were tuned;
+    tuned: the parameter names tuned and num_weights their element count; pivot_images / pivot_metrics: the base's
+    reconstruction of the pivots `[N, 3, H, W]` and its metrics (per image `[N]`); loss_history: the minimised loss
+    per step `[num_steps, N]`; seconds: the tuning's wall time.
+    """
+
+    generator: AnyGenerator
+    base: AnyGenerator
+    base_spec: str | None
+    num_steps: int
+    max_steps: int
+    converged: bool
+    lr: float
+    first_layer: int
+    tuned: tuple[str, ...]
+    num_weights: int
+    pivot_images: Tensor
+    pivot_metrics: dict[str, Tensor]
+    loss_history: Tensor
+    seconds: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,7 +59,8 @@ class Inversion:
     start; iterations: the ReStyle iterations it ran (None for a one-pass encoder, or no encoder); seed: image
     k drew its randomness from `seed + k`; seconds: the optimisation's (or the encoder's) wall time; notes: what
     was done to each photo before inverting it (`photo.png: aligned from 512x512 (face 1 of 2) to 64x64`; empty
-    for tensor targets).
+    for tensor targets); tuning: the pivotal tuning of the generator around the latents (None: not tuned); when
+    present, images and metrics are the tuned generator's.
     """
 
     latents: Latents
@@ -51,6 +82,7 @@ class Inversion:
     seed: int = 0
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    tuning: Tuning | None = None
 
 
 @dataclass(frozen=True)
