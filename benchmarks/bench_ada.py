@@ -111,11 +111,13 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def p_curves(outdir: Path, sizes: list[int]) -> dict[str, list[tuple[float, float]]]:
-    """kimg and p of each ADA run, from its `stats.jsonl` (one line per sample grid)."""
+    """kimg and p of each ADA run, from its `snapshot_metrics.jsonl` (one line per snapshot), else its
+    `stats.jsonl` (one line per sample grid)."""
     curves = {}
     for size in sizes:
-        path = outdir / "runs" / f"ada-{size}" / "stats.jsonl"
-        if path.exists():
+        run_dir = outdir / "runs" / f"ada-{size}"
+        path = next((p for p in (run_dir / "snapshot_metrics.jsonl", run_dir / "stats.jsonl") if p.exists()), None)
+        if path is not None:
             records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
             curves[f"ADA, {size} images"] = [(0.0, 0.0)] + [(r["kimg"], r["augment_p"]) for r in records]
     return curves
