@@ -8,7 +8,8 @@ same layers in float32 on CPU too).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -258,3 +259,14 @@ class StyleGAN3Generator(MappedGenerator):
     def set_transform(self, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> None:
         """Translate (in image widths) and rotate (degrees) every image this generator renders from now on."""
         self.synthesis.input.transform.copy_(make_transform(translate, rotate))
+
+    @contextmanager
+    def transformed(self, translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> Iterator[None]:
+        """`set_transform(translate, rotate)` for the images rendered inside the block; the transform held before
+        is restored on exit, also after an error."""
+        saved = self.transform.clone()
+        self.set_transform(translate, rotate)
+        try:
+            yield
+        finally:
+            self.transform.copy_(saved)

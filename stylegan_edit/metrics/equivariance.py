@@ -53,29 +53,22 @@ def translation_equivariance(
     if not 0 < translate_max < 1:
         raise ValueError(f"translate_max must be in (0, 1), got {translate_max}")
     rng = torch.Generator().manual_seed(seed)
-    transform = generator.synthesis.input.transform
-    saved = transform.clone()
     res = generator.img_resolution
     squared, covered = torch.zeros([], dtype=torch.float64), torch.zeros([], dtype=torch.float64)
-    try:
-        done = 0
-        while done < num_samples:
-            n = min(batch_size, num_samples - done)
-            z = torch.randn([n, generator.z_dim], generator=rng).to(generator.device)
-            ws = generator.mapping(z)
-            transform.copy_(torch.eye(3))
+    done = 0
+    while done < num_samples:
+        n = min(batch_size, num_samples - done)
+        z = torch.randn([n, generator.z_dim], generator=rng).to(generator.device)
+        ws = generator.mapping(z)
+        with generator.transformed():
             reference = generator.synthesis(ws)
-            t = ((torch.rand(2, generator=rng) * 2 - 1) * translate_max * res).round()
-            moved = torch.eye(3)
-            moved[:2, 2] = -t / res
-            transform.copy_(moved)
+        t = ((torch.rand(2, generator=rng) * 2 - 1) * translate_max * res).round()
+        with generator.transformed(translate=(float(t[0]) / res, float(t[1]) / res)):
             images = generator.synthesis(ws)
-            expected, mask = integer_shift(reference, int(t[0]), int(t[1]))
-            squared += ((expected - images).square() * mask).to(torch.float64).sum().cpu()
-            covered += mask.to(torch.float64).sum().cpu()
-            done += n
-    finally:
-        transform.copy_(saved)
+        expected, mask = integer_shift(reference, int(t[0]), int(t[1]))
+        squared += ((expected - images).square() * mask).to(torch.float64).sum().cpu()
+        covered += mask.to(torch.float64).sum().cpu()
+        done += n
     mse = float(squared / covered)
     psnr = math.inf if mse == 0 else 20 * math.log10(2) - 10 * math.log10(mse)
     return Equivariance(psnr=psnr, num_samples=num_samples, translate_max=translate_max)

@@ -168,12 +168,8 @@ def transformed(
             "translate and rotate move StyleGAN3's Fourier input; this StyleGAN2 network starts from a learned "
             "constant, which cannot be moved"
         )
-    saved = generator.transform.clone()
-    generator.set_transform(translate=(x, y), rotate=angle)
-    try:
+    with generator.transformed(translate=(x, y), rotate=angle):
         yield generator
-    finally:
-        generator.transform.copy_(saved)
 
 
 def truncate(generator: AnyGenerator, latents: Latents, psi: float, *, cutoff: int | None = None) -> Latents:
