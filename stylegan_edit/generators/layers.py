@@ -123,6 +123,7 @@ def modulated_conv2d(
     resample_filter: Tensor | None = None,
     demodulate: bool = True,
     fused: bool = True,
+    weight_delta: Tensor | None = None,
 ) -> Tensor:
     """Convolve `x [N,I,H,W]` with `weight [O,I,k,k]` scaled per sample by `styles [N,I]`, then `* gain + noise + bias`.
 
@@ -131,13 +132,19 @@ def modulated_conv2d(
     activations instead of weights. Both give the same result up to float rounding and are differentiable.
     `gain` (e.g. the lrelu gain, which commutes with lrelu) is folded into the per-channel coefficients, and
     `noise` (`[H,W]` or `[N,1,H,W]`) and `bias [O]` are expected already multiplied by it.
+    `weight_delta` (`[N,O,I,k,k]` or broadcastable to it): HyperStyle's per-sample offsets, the weight becoming
+    `weight * (1 + delta)` before modulation; per-sample weights always take the fused path.
     """
     batch_size = x.shape[0]
     _, in_channels, kh, kw = weight.shape
     w: Tensor | None = None
     dcoefs: Tensor | None = None
+    per_sample = weight.unsqueeze(0)
+    if weight_delta is not None:
+        per_sample = per_sample * (1 + weight_delta.to(weight.dtype))
+        fused = True
     if demodulate or fused:
-        w = weight.unsqueeze(0) * styles.reshape(batch_size, 1, -1, 1, 1)
+        w = per_sample * styles.reshape(batch_size, 1, -1, 1, 1)
     if demodulate:
         assert w is not None
         dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
@@ -218,6 +225,7 @@ class SynthesisLayer(nn.Module):
         noise: Tensor | None = None,
         fused: bool = True,
         gain: float = 1.0,
+        weight_delta: Tensor | None = None,
     ) -> Tensor:
         styles = self.affine(w)
         act_gain = ACTIVATION_GAIN["lrelu"] * gain
@@ -242,6 +250,7 @@ class SynthesisLayer(nn.Module):
             padding=self.padding,
             resample_filter=self.resample_filter,
             fused=fused,
+            weight_delta=weight_delta,
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, activation="lrelu", gain=1.0, clamp=clamp, inplace=_inplace_ok(x))
@@ -258,9 +267,11 @@ class ToRGBLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels)
 
-    def forward(self, x: Tensor, w: Tensor, *, fused: bool = True) -> Tensor:
+    def forward(self, x: Tensor, w: Tensor, *, fused: bool = True, weight_delta: Tensor | None = None) -> Tensor:
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, bias=self.bias, demodulate=False, fused=fused)
+        x = modulated_conv2d(
+            x, self.weight, styles, bias=self.bias, demodulate=False, fused=fused, weight_delta=weight_delta
+        )
         return bias_act(x, clamp=self.conv_clamp, inplace=_inplace_ok(x))
 
 

@@ -58,6 +58,11 @@ class SynthesisBlock(nn.Module):
     def layers(self) -> list[SynthesisLayer]:
         return [self.conv1] if self.in_channels == 0 else [self.conv0, self.conv1]
 
+    @property
+    def weight_layers(self) -> list[SynthesisLayer | ToRGBLayer]:
+        """The modulated convolutions in order: the layers, then the torgb (if any)."""
+        return [*self.layers, *([self.torgb] if self.has_torgb else [])]
+
     def forward(
         self,
         x: Tensor | None,
@@ -68,25 +73,27 @@ class SynthesisBlock(nn.Module):
         noise: Sequence[Tensor | None],
         fused: bool,
         memory_format: torch.memory_format = torch.contiguous_format,
+        weight_deltas: Sequence[Tensor | None] | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         w_iter = iter(ws.unbind(dim=1))
+        deltas = iter(weight_deltas if weight_deltas is not None else [None] * len(self.weight_layers))
         kwargs = dict(noise_mode=noise_mode, fused=fused)
         if x is None:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
             x = x.contiguous(memory_format=memory_format)
-            x = self.conv1(x, next(w_iter), noise=noise[0], **kwargs)
+            x = self.conv1(x, next(w_iter), noise=noise[0], weight_delta=next(deltas), **kwargs)
         elif self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
-            x = self.conv0(x, next(w_iter), noise=noise[0], **kwargs)
-            x = self.conv1(x, next(w_iter), noise=noise[1], gain=math.sqrt(0.5), **kwargs)
+            x = self.conv0(x, next(w_iter), noise=noise[0], weight_delta=next(deltas), **kwargs)
+            x = self.conv1(x, next(w_iter), noise=noise[1], gain=math.sqrt(0.5), weight_delta=next(deltas), **kwargs)
             x = y + x
         else:
-            x = self.conv0(x, next(w_iter), noise=noise[0], **kwargs)
-            x = self.conv1(x, next(w_iter), noise=noise[1], **kwargs)
+            x = self.conv0(x, next(w_iter), noise=noise[0], weight_delta=next(deltas), **kwargs)
+            x = self.conv1(x, next(w_iter), noise=noise[1], weight_delta=next(deltas), **kwargs)
         if img is not None:
             img = upsample2d(img, self.resample_filter)
         if self.has_torgb:
-            y = self.torgb(x, next(w_iter), fused=fused).to(torch.float32)
+            y = self.torgb(x, next(w_iter), fused=fused, weight_delta=next(deltas)).to(torch.float32)
             img = y if img is None else img + y
         return x, img
 
@@ -113,6 +120,11 @@ class SynthesisNetwork(nn.Module):
         """The noise-carrying layers in W+ order (b4.conv1, b8.conv0, b8.conv1, ...)."""
         return [layer for block in self.blocks for layer in block.layers]
 
+    def weight_layers(self) -> list[SynthesisLayer | ToRGBLayer]:
+        """Every modulated convolution in execution order (b4.conv1, b4.torgb, b8.conv0, b8.conv1, b8.torgb, ...):
+        the order of `weight_deltas` and of HyperStyle's outputs."""
+        return [layer for block in self.blocks for layer in block.weight_layers]
+
     def forward(
         self,
         ws: Tensor,
@@ -120,6 +132,7 @@ class SynthesisNetwork(nn.Module):
         noise_mode: str = "const",
         noise: Sequence[Tensor] | None = None,
         fused_modconv: bool | None = None,
+        weight_deltas: Sequence[Tensor | None] | None = None,
     ) -> Tensor:
         """Render `ws [N, num_ws, w_dim]`.
 
@@ -127,11 +140,16 @@ class SynthesisNetwork(nn.Module):
         noise: explicit maps, one per noise layer (`[H, W]` or `[N, 1, H, W]`), overriding `noise_mode`.
         fused_modconv: grouped-convolution path; default fused in eval mode (on CPU only for a single image),
             non-fused when training (both are exact up to float rounding).
+        weight_deltas: HyperStyle's per-sample offsets, one entry (`[N, O, I, k, k]` or None) per `weight_layers()`
+            layer; a layer's weight becomes `weight * (1 + delta)`. Zero offsets render exactly the base image.
         """
         check_synthesis_input(ws, self.num_ws, self.config.w_dim, noise_mode)
         num_layers = len(self.noise_layers())
         if noise is not None and len(noise) != num_layers:
             raise ValueError(f"expected {num_layers} noise maps, got {len(noise)}")
+        num_weight_layers = len(self.weight_layers())
+        if weight_deltas is not None and len(weight_deltas) != num_weight_layers:
+            raise ValueError(f"expected {num_weight_layers} weight deltas (or None), got {len(weight_deltas)}")
         if fused_modconv is None:
             # NVIDIA fuses in eval mode; on CPU batches the non-fused path measured faster (bench_generator.py).
             fused_modconv = not self.training and (ws.device.type != "cpu" or ws.shape[0] == 1)
@@ -142,6 +160,7 @@ class SynthesisNetwork(nn.Module):
         img: Tensor | None = None
         w_idx = 0
         layer_idx = 0
+        delta_idx = 0
         for block in self.blocks:
             num_used = block.num_conv + int(block.has_torgb)
             block_noise: list[Tensor | None] = (
@@ -155,7 +174,9 @@ class SynthesisNetwork(nn.Module):
                 noise=block_noise,
                 fused=fused,
                 memory_format=memory_format,
+                weight_deltas=None if weight_deltas is None else weight_deltas[delta_idx : delta_idx + num_used],
             )
+            delta_idx += num_used
             w_idx += block.num_conv
             layer_idx += block.num_conv
         assert img is not None
