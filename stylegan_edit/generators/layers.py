@@ -57,6 +57,32 @@ def _inplace_ok(x: Tensor) -> bool:
     return not (torch.is_grad_enabled() and x.requires_grad)
 
 
+# On CPU, with gradients to the styles at batch 1, folding the styles into the weights costs a weight gradient
+# (in * out * k^2 multiply-adds per pixel) and saves the non-fused path's activation-sized scalings (memory
+# passes, about in + out per pixel); the fused path measured faster up to 128 channels (the 256 px and larger
+# layers of config f; benchmarks/bench_1024.py).
+FUSED_MAX_CHANNELS = 128
+
+
+def use_fused(fused: bool | None, weight: Tensor, x: Tensor, w: Tensor, *, training: bool) -> bool:
+    """Resolve a modulated convolution's `fused=None`: what measured faster for this layer and call.
+
+    Training: non-fused (NVIDIA's choice). Otherwise fused, except on CPU for batches (the grouped convolution is
+    slow there) and, at batch 1 with gradients to `x` or the latents `w`, for layers wider than
+    `FUSED_MAX_CHANNELS`. Both paths give the same result up to float rounding.
+    """
+    if fused is not None:
+        return fused
+    if training:
+        return False
+    if x.device.type != "cpu":
+        return True
+    if x.shape[0] > 1:
+        return False
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or w.requires_grad)
+    return not needs_grad or max(weight.shape[:2]) <= FUSED_MAX_CHANNELS
+
+
 def conv2d_resample(
     x: Tensor,
     w: Tensor,
@@ -105,8 +131,7 @@ def conv2d_resample(
         x = F.conv_transpose2d(x, wt, stride=up, padding=pt, groups=groups)
         x = upfirdn2d(x, f, padding=(p0 + pt, p1 + pt, p0 + pt, p1 + pt), gain=up * up)
     if bias is not None:
-        b = bias.reshape(1, -1, 1, 1)
-        x = x.add_(b) if _inplace_ok(x) else x + b
+        x = x.add_(bias.reshape(1, -1, 1, 1))  # x is the filter's fresh output, which autograd does not keep
     return x
 
 
@@ -137,36 +162,35 @@ def modulated_conv2d(
     """
     batch_size = x.shape[0]
     _, in_channels, kh, kw = weight.shape
-    w: Tensor | None = None
     dcoefs: Tensor | None = None
     per_sample = weight.unsqueeze(0)
     if weight_delta is not None:
         per_sample = per_sample * (1 + weight_delta.to(weight.dtype))
         fused = True
-    if demodulate or fused:
-        w = per_sample * styles.reshape(batch_size, 1, -1, 1, 1)
+    coefs = styles.reshape(batch_size, 1, -1)  # [N, 1, I]: the modulation of each input channel
     if demodulate:
-        assert w is not None
-        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()
+        # sum_{i,k} (W_oik s_i)^2 = sum_i s_i^2 sum_k W_oik^2: no per-sample weight is multiplied out for it.
+        dcoefs = ((per_sample.square().sum(dim=[3, 4]) * coefs.square()).sum(dim=2) + 1e-8).rsqrt()  # [N, O]
         if gain != 1:
             dcoefs = dcoefs * gain
     if not fused:
         x = x * styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
         x = conv2d_resample(x, weight.to(x.dtype), resample_filter, up=up, padding=padding)
         scale = dcoefs if dcoefs is not None else (torch.full_like(styles[:, :1], gain) if gain != 1 else None)
-        inplace = _inplace_ok(x)
         if scale is not None:
             scale = scale.to(x.dtype).reshape(batch_size, -1, 1, 1)
-            x = x.mul_(scale) if inplace else x * scale
+            # With gradients the product's backward needs the unscaled output, so it stays out of place.
+            x = x.mul_(scale) if _inplace_ok(x) else x * scale
+        # x is a fresh output that autograd does not keep (additions need no saved values): add in place.
         for term in (noise, None if bias is None else bias.reshape(1, -1, 1, 1)):
             if term is not None:
-                x = x.add_(term.to(x.dtype)) if inplace else x + term.to(x.dtype)
+                x = x.add_(term.to(x.dtype))
         return x
-    assert w is not None
     if dcoefs is not None:
-        w = w * dcoefs.reshape(batch_size, -1, 1, 1, 1)
+        coefs = coefs * dcoefs.unsqueeze(2)
     elif gain != 1:
-        w = w * gain
+        coefs = coefs * gain
+    w = per_sample * coefs.unsqueeze(3).unsqueeze(4)  # one pass over the weights: [N, O, I, k, k]
     if batch_size > 1:
         # Skipped at batch 1: the no-op reshape would give NHWC tensors ambiguous strides, and oneDNN would fall
         # back to a slower NCHW convolution.
@@ -177,7 +201,7 @@ def modulated_conv2d(
     if batch_size > 1:
         x = x.reshape(batch_size, -1, *x.shape[2:])
     if noise is not None:
-        x = x.add_(noise.to(x.dtype)) if _inplace_ok(x) else x + noise.to(x.dtype)
+        x = x.add_(noise.to(x.dtype))  # the convolution's fresh output
     return x
 
 
@@ -223,10 +247,12 @@ class SynthesisLayer(nn.Module):
         *,
         noise_mode: str = "const",
         noise: Tensor | None = None,
-        fused: bool = True,
+        fused: bool | None = True,
         gain: float = 1.0,
         weight_delta: Tensor | None = None,
     ) -> Tensor:
+        """`fused`: the modulated convolution's path; None picks per layer (`use_fused`)."""
+        fused = use_fused(fused, self.weight, x, w, training=self.training)
         styles = self.affine(w)
         act_gain = ACTIVATION_GAIN["lrelu"] * gain
         noise_term = None
@@ -253,7 +279,7 @@ class SynthesisLayer(nn.Module):
             weight_delta=weight_delta,
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, activation="lrelu", gain=1.0, clamp=clamp, inplace=_inplace_ok(x))
+        return bias_act(x, activation="lrelu", gain=1.0, clamp=clamp, inplace=True)
 
 
 class ToRGBLayer(nn.Module):
@@ -267,12 +293,14 @@ class ToRGBLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels)
 
-    def forward(self, x: Tensor, w: Tensor, *, fused: bool = True, weight_delta: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, w: Tensor, *, fused: bool | None = True, weight_delta: Tensor | None = None) -> Tensor:
+        """`fused`: the modulated convolution's path; None picks per layer (`use_fused`)."""
+        fused = use_fused(fused, self.weight, x, w, training=self.training)
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(
             x, self.weight, styles, bias=self.bias, demodulate=False, fused=fused, weight_delta=weight_delta
         )
-        return bias_act(x, clamp=self.conv_clamp, inplace=_inplace_ok(x))
+        return bias_act(x, clamp=self.conv_clamp, inplace=True)
 
 
 class Conv2dLayer(nn.Module):

@@ -110,7 +110,9 @@ def bias_act(
 ) -> Tensor:
     """`clamp(act(x + bias) * gain, -clamp, clamp)` with NVIDIA's default gains (lrelu slope 0.2, gain √2).
 
-    `inplace` overwrites `x` (only where autograd does not need it) to save memory passes at high resolution.
+    `inplace`: the caller will not use `x` again, so it may be overwritten to save memory and passes at high
+    resolution; with gradients, only the steps whose backward keeps no overwritten value run in place (the bias
+    addition and the lrelu, which keeps its own result).
     """
     if activation not in ACTIVATION_GAIN:
         raise ValueError(f"unknown activation {activation!r}")
@@ -121,6 +123,8 @@ def bias_act(
         x = x.add_(b) if inplace else x + b
     if activation == "lrelu":
         x = F.leaky_relu_(x, 0.2) if inplace else F.leaky_relu(x, 0.2)
+    if torch.is_grad_enabled() and x.requires_grad:
+        inplace = False  # the lrelu's backward reads its result; the clamp's reads its input
     g = ACTIVATION_GAIN[activation] if gain is None else gain
     if g != 1:
         x = x.mul_(g) if inplace else x * g

@@ -6,7 +6,9 @@ StyleGAN3, arXiv:2106.12423, has no noise maps), by Adam or, for the latents alo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +24,13 @@ from stylegan_edit.invert.schedule import NVIDIA, latent_noise_scale, learning_r
 from stylegan_edit.latents import Latents, LatentSpace
 from stylegan_edit.perceptual.losses import PerceptualLoss, l1_loss, mse_loss
 
+logger = logging.getLogger(__name__)
+
 OPTIMIZERS = ("adam", "lbfgs")
+# On CPU, images are sent through the networks this many pixels at a time (64 px: 16 images, 256 px and up: one):
+# activations that stay in the cache beat the larger convolutions of a batch (benchmarks/bench_1024.py).
+CPU_PASS_PIXELS = 16 * 64 * 64
+LOW_PRECISION_MIN_RESOLUTION = 256  # `low_precision=None` uses bfloat16 from this image size up
 
 
 @dataclass(frozen=True)
@@ -68,6 +76,14 @@ class Projector:
 
     optimizer: `adam` (with the lr schedule and latent noise) or `lbfgs` (`invert.lbfgs`: no lr, no latent noise,
     latents only; from a close start, such as an encoder's codes, it gets further in the same number of steps).
+
+    Speed (none of these changes what is optimised): images_per_pass: images sent through the networks together
+    (the losses and gradients are per image, so only float rounding depends on it); None: the whole batch on a
+    GPU, `CPU_PASS_PIXELS` pixels at a time on a CPU. low_precision: run the StyleGAN2 synthesis from 64 px up
+    and the perceptual network's convolutions in bfloat16 (the losses, the optimiser and the result stay
+    float32); None: on a CPU with native bfloat16 (AMX or AVX512-BF16) for images of at least
+    `LOW_PRECISION_MIN_RESOLUTION` px. compile: `torch.compile` the rendering and the loss (a minute or two of
+    compiling at 1024 px, then faster steps); without a working compiler it runs eagerly, silently.
     """
 
     def __init__(
@@ -90,6 +106,9 @@ class Projector:
         w_stats_seed: int = 123,
         seed: int = 303,
         optimizer: str = "adam",
+        images_per_pass: int | None = None,
+        low_precision: bool | None = None,
+        compile: bool = False,
     ) -> None:
         self.space = space
         self.num_steps = num_steps
@@ -108,6 +127,9 @@ class Projector:
         self.w_stats_seed = w_stats_seed
         self.seed = seed
         self.optimizer = optimizer
+        self.images_per_pass = images_per_pass
+        self.low_precision = low_precision
+        self.compile = compile
 
     @property
     def loss(self) -> str:
@@ -138,6 +160,8 @@ class Projector:
             raise ValueError("L-BFGS takes no latent noise: set latent_noise to 0 or use adam")
         if self.optimize_noise and not isinstance(generator, Generator):
             raise ValueError(NO_NOISE)
+        if self.images_per_pass is not None and self.images_per_pass < 1:
+            raise ValueError(f"images_per_pass must be at least 1, got {self.images_per_pass}")
         res = generator.img_resolution
         expected = (generator.config.img_channels, res, res)
         if targets.ndim != 4 or tuple(targets.shape[1:]) != expected:
@@ -159,11 +183,9 @@ class Projector:
         streams = [torch.Generator().manual_seed(self.seed + seed_offset + i) for i in range(num)]
         stats = w_stats(generator, num_samples=self.num_w_samples, seed=self.w_stats_seed)
         latent = initial_latents(generator, targets, init, space, stats.mean, streams).requires_grad_(True)
-        target_features = (
-            self.perceptual.target_features(targets) if self.perceptual is not None and self.perceptual_weight else []
-        )
+        evaluate = _Evaluator(self, generator, space, targets)
         if self.optimizer == "lbfgs":
-            yield from self._lbfgs_steps(generator, targets, target_features, latent.detach(), space)
+            yield from self._lbfgs_steps(evaluate, latent.detach(), space)
             return
         noise = [n.requires_grad_(True) for n in initial_noise(generator, num)] if self.optimize_noise else []
         optimizer = torch.optim.Adam([latent, *noise], betas=(0.9, 0.999), lr=self.lr)
@@ -174,20 +196,15 @@ class Projector:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             scale = latent_noise_scale(t, std=std, strength=self.latent_noise, ramp=self.latent_noise_ramp)
-            noisy = latent
+            noisy = latent.detach()
             if scale > 0:
                 draws = torch.cat([torch.randn([1, *latent.shape[1:]], generator=g) for g in streams])
-                noisy = latent + draws.to(device) * scale
-            # The non-fused modulated convolution (NVIDIA's training path) runs forward + backward faster.
-            ws = _to_ws(generator, noisy, space)
-            images = generator.synthesis(ws, noise=noise or None, noise_mode="const", fused_modconv=False)
-            terms = self._terms(images, targets, target_features, noise)
-            total = terms["total"]
-            if not bool(torch.isfinite(total).all()):
+                noisy = noisy + draws.to(device) * scale
+            # d(loss)/d(latent) = d(loss)/d(noisy): the latent noise is a constant offset.
+            terms, grads = evaluate(noisy, [n.detach() for n in noise])
+            if not bool(torch.isfinite(terms["total"]).all()):
                 raise ValueError(f"optimisation diverged (NaN loss) at step {step}; try a lower --lr")
-            params = [latent, *noise]
-            grads = torch.autograd.grad(total.sum(), params)
-            for param, grad in zip(params, grads, strict=True):
+            for param, grad in zip([latent, *noise], grads, strict=True):
                 param.grad = grad
             optimizer.step()
             if noise:
@@ -196,25 +213,20 @@ class Projector:
                 step=step,
                 num_steps=self.num_steps,
                 lr=lr,
-                losses={k: v.detach().cpu() for k, v in terms.items()},
+                losses={k: v.cpu() for k, v in terms.items()},
                 latents=Latents(latent.detach().clone(), space),
                 noise=[n.detach().clone() for n in noise],
             )
 
-    def _lbfgs_steps(
-        self, generator: AnyGenerator, targets: Tensor, target_features: list[Tensor], start: Tensor, space: LatentSpace
-    ) -> Iterator[ProjectionStep]:
+    def _lbfgs_steps(self, evaluate: _Evaluator, start: Tensor, space: LatentSpace) -> Iterator[ProjectionStep]:
         """One evaluation per step; the first evaluates the start (Adam's first step evaluates it too, then moves)."""
         trial_terms: dict[str, Tensor] = {}
 
         def objective(latent: Tensor) -> tuple[Tensor, Tensor]:
-            latent = latent.detach().requires_grad_(True)
-            images = generator.synthesis(_to_ws(generator, latent, space), noise_mode="const", fused_modconv=False)
-            terms = self._terms(images, targets, target_features, [])
-            (grad,) = torch.autograd.grad(terms["total"].sum(), [latent])
+            terms, (grad,) = evaluate(latent, [])
             trial_terms.clear()
-            trial_terms.update({k: v.detach() for k, v in terms.items()})
-            return terms["total"].detach(), grad
+            trial_terms.update(terms)
+            return terms["total"], grad
 
         best: dict[str, Tensor] = {}
         lbfgs = BatchedLBFGS(history=min(self.num_steps, 100))
@@ -233,12 +245,13 @@ class Projector:
             )
 
     def _terms(
-        self, images: Tensor, targets: Tensor, target_features: list[Tensor], noise: list[Tensor]
+        self, images: Tensor, targets: Tensor, perceptual: Tensor | None, noise: list[Tensor]
     ) -> dict[str, Tensor]:
+        """The per-image terms `[N]` and their weighted `total`, given the perceptual distance `[N]` (or None)."""
         terms: dict[str, Tensor] = {}
         total = torch.zeros(images.shape[0], device=images.device)
-        if self.perceptual is not None and self.perceptual_weight:
-            terms["perceptual"] = self.perceptual.distance(images, target_features)
+        if perceptual is not None:
+            terms["perceptual"] = perceptual.float()
             total = total + self.perceptual_weight * terms["perceptual"]
         if self.mse_weight:
             terms["mse"] = mse_loss(images, targets)
@@ -277,3 +290,80 @@ def _to_ws(generator: AnyGenerator, latent: Tensor, space: LatentSpace) -> Tenso
     if space is LatentSpace.Z:
         return generator.mapping(latent, truncation_psi=1.0)
     return latent
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AMX tiles or AVX512-BF16), where it is fast."""
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
+
+
+class _Evaluator:
+    """Per-image loss terms `[N]` and the gradients of their sum with respect to the latents `[N, ...]` and noise
+    maps, computed `images_per_pass` images at a time (targets and target features computed once, here)."""
+
+    def __init__(self, projector: Projector, generator: AnyGenerator, space: LatentSpace, targets: Tensor) -> None:
+        self.projector = projector
+        self.generator = generator
+        self.space = space
+        self.targets = targets
+        device = generator.device
+        resolution = generator.img_resolution
+        per_pass = projector.images_per_pass
+        if per_pass is None:
+            per_pass = max(1, CPU_PASS_PIXELS // resolution**2) if device.type == "cpu" else len(targets)
+        self.per_pass = per_pass
+        low = projector.low_precision
+        if low is None:
+            low = device.type == "cpu" and resolution >= LOW_PRECISION_MIN_RESOLUTION and native_bfloat16()
+        self.low_precision = bool(low)
+        perceptual = projector.perceptual if projector.perceptual_weight else None
+        self.perceptual = perceptual
+        self.target_features: list[Tensor] = []
+        if perceptual is not None:
+            with self._autocast():
+                self.target_features = [f.detach() for f in perceptual.target_features(targets)]
+        self.compiled: Callable[..., dict[str, Tensor]] | None = None
+        if projector.compile:
+            self.compiled = torch.compile(self._terms, dynamic=False)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[object]:
+        device_type = self.generator.device.type
+        if not self.low_precision:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+
+    def _terms(self, latent: Tensor, noise: list[Tensor], targets: Tensor, features: list[Tensor]) -> dict[str, Tensor]:
+        generator = self.generator
+        ws = _to_ws(generator, latent, self.space)
+        extra = {"low_precision": True} if self.low_precision and isinstance(generator, Generator) else {}
+        images = generator.synthesis(ws, noise=noise or None, noise_mode="const", **extra)
+        perceptual = None
+        if self.perceptual is not None:
+            with self._autocast():
+                perceptual = self.perceptual.distance(images, features)
+        return self.projector._terms(images, targets, perceptual, noise)
+
+    def _pass(self, leaves: list[Tensor], targets: Tensor, features: list[Tensor]) -> dict[str, Tensor]:
+        if self.compiled is not None:
+            try:
+                return self.compiled(leaves[0], leaves[1:], targets, features)
+            except Exception as error:  # no C++ compiler, or an op the compiler cannot take: run eagerly
+                logger.debug("torch.compile failed, projecting eagerly: %s", error)
+                self.compiled = None
+        return self._terms(leaves[0], leaves[1:], targets, features)
+
+    def __call__(self, latent: Tensor, noise: list[Tensor]) -> tuple[dict[str, Tensor], list[Tensor]]:
+        """latent `[N, ...]`, noise maps `[N, 1, r, r]` (detached) -> (terms `[N]` detached, gradients)."""
+        parts: list[dict[str, Tensor]] = []
+        grads: list[list[Tensor]] = []
+        for start in range(0, latent.shape[0], self.per_pass):
+            rows = slice(start, start + self.per_pass)
+            leaves = [x[rows].detach().requires_grad_(True) for x in (latent, *noise)]
+            terms = self._pass(leaves, self.targets[rows], [f[rows] for f in self.target_features])
+            grads.append(list(torch.autograd.grad(terms["total"].sum(), leaves)))
+            parts.append({k: v.detach() for k, v in terms.items()})
+        if len(parts) == 1:
+            return parts[0], grads[0]
+        terms = {k: torch.cat([part[k] for part in parts]) for k in parts[0]}
+        return terms, [torch.cat(column) for column in zip(*grads, strict=True)]

@@ -71,7 +71,11 @@ def feature_extractor_description(name: str) -> str:
 
 
 class PerceptualLoss(nn.Module):
-    """A per-image perceptual distance; `name` records which one produced a number."""
+    """A per-image perceptual distance; `name` records which one produced a number.
+
+    Under `torch.autocast` (bfloat16, as the projector's `low_precision` runs it) the feature networks'
+    convolutions run in bfloat16; the built-in losses normalise, weight and sum the features in float32.
+    """
 
     name: str = "perceptual"
 
@@ -88,6 +92,7 @@ class PerceptualLoss(nn.Module):
 
 
 def _unit_channels(features: Tensor, eps: float = 1e-10) -> Tensor:
+    features = features.float()  # a trunk run under bfloat16 autocast: normalise and compare in float32
     return features / (features.square().sum(dim=1, keepdim=True).sqrt() + eps)
 
 
@@ -122,7 +127,8 @@ class LPIPSLoss(PerceptualLoss):
     """LPIPS v0.1 (the `lpips` package's learned linear layers) on a trunk read from the torch hub cache.
 
     Inputs in [-1, 1]; images larger than 256 px are area-downsampled to 256 (NVIDIA), smaller than 64 px
-    bilinearly upsampled to 64. Raises `ValueError` when the trunk weights are not cached; never downloads.
+    bilinearly upsampled to 64: the trunk runs at most at 256 px whatever the generator's size. Raises
+    `ValueError` when the trunk weights are not cached; never downloads.
     """
 
     def __init__(self, trunk: str = "vgg") -> None:
@@ -162,7 +168,10 @@ class LPIPSLoss(PerceptualLoss):
             images = F.interpolate(images, size=(LPIPS_MAX_SIDE, LPIPS_MAX_SIDE), mode="area")
         elif side < LPIPS_MIN_SIDE:
             images = F.interpolate(images, size=(LPIPS_MIN_SIDE, LPIPS_MIN_SIDE), mode="bilinear", align_corners=False)
-        return [_unit_channels(f) for f in self.model.net(self.model.scaling_layer(images))]
+        images = self.model.scaling_layer(images)
+        if torch.is_autocast_enabled(images.device.type):
+            images = images.contiguous(memory_format=torch.channels_last)  # oneDNN's faster bfloat16 layout
+        return [_unit_channels(f) for f in self.model.net(images)]
 
     def target_features(self, targets: Tensor) -> list[Tensor]:
         with torch.no_grad():
@@ -170,8 +179,10 @@ class LPIPSLoss(PerceptualLoss):
 
     def distance(self, images: Tensor, target_features: list[Tensor]) -> Tensor:
         total = torch.zeros(images.shape[0], device=images.device)
-        for lin, feature, target in zip(self.model.lins, self._features(images), target_features, strict=True):
-            total = total + lin((feature - target).square()).mean(dim=(1, 2, 3))
+        features = self._features(images)
+        with torch.autocast(images.device.type, enabled=False):  # the learned weights and the sum in float32
+            for lin, feature, target in zip(self.model.lins, features, target_features, strict=True):
+                total = total + lin((feature - target.float()).square()).mean(dim=(1, 2, 3))
         return total
 
 
