@@ -1,4 +1,4 @@
-"""`stylegan-edit train-encoder`: train a pSp or e4e encoder for a generator, with resumable state.
+"""`stylegan-edit train-encoder`: train a pSp, e4e or ReStyle encoder for a generator, with resumable state.
 
 Data-parallel on several processes with torchrun, e.g.
 `torchrun --nproc_per_node 2 -m stylegan_edit.cli.train_encoder --arch e4e --outdir runs/e4e`.
@@ -28,18 +28,25 @@ TRAINING: tuple[str, ...] = (
     "progressive_start",
     "progressive_every",
     "seed",
+    "iterations",
 )
 TRAINING += ("w_norm_weight", "delta_weight", "adv_weight")
 WORKFLOW_NAMES |= {name: name for name in (*SCHEDULING[1:], *TRAINING)}
+# `encoders.config.ARCHS` and `DEFAULT_ITERATIONS`, spelled out so that the CLI starts without importing torch
+# (tests/test_restyle_training.py checks that they agree).
+ARCH_CHOICES = ("psp", "e4e", "restyle-psp", "restyle-e4e")
+TRAINING_ITERATIONS = 5
 
 
 @click.command("train-encoder")
 @click.option(
     "--arch",
-    type=click.Choice(["psp", "e4e"]),
+    type=click.Choice(ARCH_CHOICES),
     default=None,
-    help="Encoder kind: psp (codes anywhere in W+, best reconstruction) or e4e (codes kept near W, better "
-    "edits).  [default: none; a new run needs it, a fine-tune takes the encoder's]",
+    help="Encoder kind: psp (codes anywhere in W+, best reconstruction), e4e (codes kept near W, better edits), "
+    "or their ReStyle variants restyle-psp / restyle-e4e (iterated, each pass correcting the last; with "
+    "--resume-from psp|e4e the ReStyle encoder starts from that encoder).  [default: none; a new run needs it, "
+    "a fine-tune takes the encoder's]",
 )
 @network_option(default_text="synthfaces-64; a resumed run: the one it recorded")
 @click.option(
@@ -150,6 +157,13 @@ WORKFLOW_NAMES |= {name: name for name in (*SCHEDULING[1:], *TRAINING)}
     help="e4e: weight of the latent adversarial loss.  [default: from the arch's table]",
 )
 @click.option(
+    "--iterations",
+    type=click.IntRange(min=1),
+    default=TRAINING_ITERATIONS,
+    show_default=True,
+    help="ReStyle: passes per batch, each back-propagating its own loss (ReStyle's n_iters_per_batch).",
+)
+@click.option(
     "--seed",
     type=click.IntRange(min=0),
     default=0,
@@ -169,7 +183,7 @@ WORKFLOW_NAMES |= {name: name for name in (*SCHEDULING[1:], *TRAINING)}
 @click.pass_context
 @friendly_errors
 def train_encoder(ctx: click.Context, **kwargs: Any) -> None:
-    """Train a pSp or e4e encoder against a generator, on real images and the generator's own renders."""
+    """Train a pSp, e4e or ReStyle encoder against a generator, on real images and the generator's own renders."""
     from stylegan_edit.cli.train import given_options, refuse_resume_changes, run_with_bar
     from stylegan_edit.workflow.encoder_training import ENCODER_RESUME_CHANGEABLE
 

@@ -17,6 +17,7 @@ from stylegan_edit.encoders.config import EncoderConfig
 from stylegan_edit.generators.layers import FullyConnectedLayer
 
 CHANNELS_PER_GROUP = 8  # enough values per group even where a stage's output is 1x1 (16 px inputs)
+INPUT_CONV = "stem.0.weight"  # both backbones' first convolution `[C, input_channels, 3, 3]`
 
 
 def group_norm(channels: int) -> nn.GroupNorm:
@@ -86,7 +87,7 @@ class IRSEBackbone(Backbone):
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(config.img_channels, config.stem_channels, 3, 1, 1, bias=False),
+            nn.Conv2d(config.input_channels, config.stem_channels, 3, 1, 1, bias=False),
             group_norm(config.stem_channels),
             nn.PReLU(config.stem_channels),
         )
@@ -110,7 +111,8 @@ class IRSEBackbone(Backbone):
 class ClassifierBackbone(Backbone):
     """The bundled attribute classifier's stem and stride-2 stages (conv-BN-ReLU, `metrics.classifier`), under the
     classifier's parameter names so that its weights load strictly. BatchNorm keeps the statistics it starts with
-    (frozen, as when fine-tuning a pretrained backbone) and learns only its affine parameters."""
+    (frozen, as when fine-tuning a pretrained backbone) and learns only its affine parameters. A ReStyle encoder's
+    stem convolution takes `config.input_channels` (the classifier's weights fill the first three, `INPUT_CONV`)."""
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
@@ -119,6 +121,8 @@ class ClassifierBackbone(Backbone):
         widths = (config.stem_channels, *config.stage_channels)
         classifier = AttributeClassifier(ClassifierConfig(resolution=config.input_resolution, channels=widths))
         self.stem = classifier.stem
+        if config.input_channels != 3:
+            self.stem[0] = nn.Conv2d(config.input_channels, widths[0], 3, 1, 1, bias=False)
         self.stages = classifier.stages
         self.train()
 

@@ -1,8 +1,10 @@
 """The encoder's typed config and the generator it belongs to: shape (num_ws, w_dim, resolution) and fingerprint.
 
 pSp (arXiv:2008.00951) and e4e (arXiv:2102.02766) share the architecture; `arch` picks how the heads' outputs
-become W+ codes. The W+ layers split into StyleGAN's coarse (4-8 px), medium (16-32 px) and fine (64 px and up)
-groups, which read the matching feature-pyramid level; a StyleGAN3 generator's codes split at the same indices.
+become W+ codes, and its `restyle-` variants (ReStyle, arXiv:2104.02699) read the target and the current
+reconstruction (twice the image channels) and add the heads' outputs to the previous codes. The W+ layers split
+into StyleGAN's coarse (4-8 px), medium (16-32 px) and fine (64 px and up) groups, which read the matching
+feature-pyramid level; a StyleGAN3 generator's codes split at the same indices.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from stylegan_edit.files import JsonConfig
 from stylegan_edit.generators import AnyGenerator
 from stylegan_edit.generators.fingerprint import fingerprint
 
-Arch = Literal["psp", "e4e"]
-ARCHS: tuple[Arch, ...] = ("psp", "e4e")
+Arch = Literal["psp", "e4e", "restyle-psp", "restyle-e4e"]
+ARCHS: tuple[Arch, ...] = ("psp", "e4e", "restyle-psp", "restyle-e4e")
+BaseArch = Literal["psp", "e4e"]
+RESTYLE_PREFIX = "restyle-"
+DEFAULT_ITERATIONS = 5  # ReStyle's n_iters_per_batch, for training and inference alike
 BackboneKind = Literal["ir-se", "classifier"]
 BACKBONES: tuple[BackboneKind, ...] = ("ir-se", "classifier")
 COARSE_END = 3  # ws[0:3] drive the 4 and 8 px convolutions
@@ -30,11 +35,13 @@ def _power_of_two(value: int) -> bool:
 
 @dataclass(frozen=True)
 class EncoderConfig(JsonConfig):
-    """Architecture of a pSp / e4e encoder for one generator shape.
+    """Architecture of a pSp / e4e encoder (or its ReStyle variant) for one generator shape.
 
-    img_resolution, img_channels, num_ws, w_dim: the generator's. input_resolution: the side images are resized
-    to before the backbone (a power of two >= 16). backbone: `ir-se` (pSp's residual blocks) or `classifier` (the
-    bundled attribute classifier's conv-BN-ReLU stages, so that its weights can start the encoder). stem_channels,
+    arch: `psp`, `e4e`, `restyle-psp` or `restyle-e4e` (the heads of the base arch, 2 * img_channels input
+    channels, outputs added to the previous iteration's codes). img_resolution, img_channels, num_ws, w_dim: the
+    generator's. input_resolution: the side images are resized to before the backbone (a power of two >= 16).
+    backbone: `ir-se` (pSp's residual blocks) or `classifier` (the bundled attribute classifier's conv-BN-ReLU
+    stages, so that its weights can start the encoder). stem_channels,
     stage_channels: the widths of the stem and the four stride-2 stages (pyramid levels after stages 2, 3 and 4).
     stage_blocks, squeeze_excitation: residual blocks per stage and SE gates (`ir-se` only; a classifier stage is
     always two convolutions). pyramid_channels: the feature pyramid's width; head_channels: the map2style
@@ -73,6 +80,21 @@ class EncoderConfig(JsonConfig):
             raise ValueError("num_ws, w_dim, channel counts and block counts must be positive")
         if min(self.pyramid_channels, self.head_channels, self.img_channels) < 1:
             raise ValueError("pyramid_channels, head_channels and img_channels must be positive")
+
+    @property
+    def restyle(self) -> bool:
+        """Whether the encoder iterates (ReStyle): its input is (target ‖ current reconstruction)."""
+        return self.arch.startswith(RESTYLE_PREFIX)
+
+    @property
+    def base_arch(self) -> BaseArch:
+        """How the heads' outputs form W+ codes: `psp` or `e4e` (a ReStyle arch's base)."""
+        return "e4e" if self.arch.endswith("e4e") else "psp"
+
+    @property
+    def input_channels(self) -> int:
+        """Channels of the backbone's input: the image's, twice for ReStyle (target and reconstruction)."""
+        return 2 * self.img_channels if self.restyle else self.img_channels
 
     @classmethod
     def for_generator(cls, generator: AnyGenerator, *, arch: Arch, **changes: object) -> EncoderConfig:

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from stylegan_edit.encoders.config import EncoderConfig
+from stylegan_edit.encoders.config import DEFAULT_ITERATIONS, EncoderConfig
 from stylegan_edit.files import JsonConfig
 
 # Options that may change when a run resumes: they schedule the run but do not change its trajectory.
@@ -31,7 +31,8 @@ class EncoderTrainingOptions(JsonConfig):
     `adv_weight` (e4e's latent adversarial loss; R1 weight `r1_gamma` every `r1_interval` steps). e4e enables
     the offset of layer 1 at step `progressive_start` and one more layer every `progressive_every` steps.
     The `*_every` intervals (in steps) schedule validation grids, encoder snapshots and resumable state; 0 turns
-    one off (the end of training writes all three).
+    one off (the end of training writes all three). iterations: a ReStyle encoder's passes per batch (the
+    reference's `n_iters_per_batch`; each back-propagates its own loss, one optimiser step per batch).
     """
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
@@ -57,6 +58,7 @@ class EncoderTrainingOptions(JsonConfig):
     snapshot_every: int = 2000
     state_every: int = 500
     seed: int = 0
+    iterations: int = DEFAULT_ITERATIONS
 
     def __post_init__(self) -> None:
         if self.batch < 1 or self.lr <= 0 or self.d_lr <= 0:
@@ -68,17 +70,19 @@ class EncoderTrainingOptions(JsonConfig):
             raise ValueError("loss weights must not be negative")
         if not (self.mse_weight or self.perceptual_weight or self.latent_weight):
             raise ValueError("mse_weight, perceptual_weight and latent_weight are all zero: nothing to learn from")
-        if self.encoder.arch != "e4e" and (self.delta_weight or self.adv_weight):
+        if self.encoder.base_arch != "e4e" and (self.delta_weight or self.adv_weight):
             raise ValueError("delta_weight and adv_weight apply to e4e only")
         if self.r1_interval < 1 or self.progressive_every < 1 or self.progressive_start < 0:
             raise ValueError("r1_interval and progressive_every must be at least 1, progressive_start at least 0")
         if min(self.total_steps, self.val_every, self.snapshot_every, self.state_every) < 0:
             raise ValueError("total_steps and the *_every intervals must not be negative")
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be at least 1, got {self.iterations}")
 
     @classmethod
     def for_encoder(cls, encoder: EncoderConfig, **changes: Any) -> Self:
         """The paper defaults for `encoder.arch` (pSp: W-norm 0.005; e4e: delta 2e-4, adversarial 0.1)."""
-        if encoder.arch == "e4e":
+        if encoder.base_arch == "e4e":
             defaults: dict[str, Any] = {"delta_weight": 2e-4, "adv_weight": 0.1}
         else:
             defaults = {"w_norm_weight": 0.005}
@@ -92,7 +96,7 @@ class EncoderTrainingOptions(JsonConfig):
         """e4e's enabled offsets at `step`: 0 before `progressive_start`, then one more every `progressive_every`
         steps up to `num_ws - 1`. pSp has no schedule: every layer is always on (`num_ws - 1` as well)."""
         most = self.encoder.num_ws - 1
-        if self.arch != "e4e":
+        if self.encoder.base_arch != "e4e":
             return most
         if step < self.progressive_start:
             return 0

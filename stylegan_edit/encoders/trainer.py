@@ -3,6 +3,9 @@
 A step encodes a batch of real images and of images the generator renders from random codes, renders the codes
 back, and minimises pixel L2 + perceptual distance (+ L2 to the known codes of the rendered images) + pSp's W-norm
 or e4e's delta regulariser and latent adversarial loss; e4e then updates its latent discriminator (with lazy R1).
+A ReStyle encoder (arXiv:2104.02699) runs `options.iterations` passes per batch as the reference coach does: each
+pass reads the target and the previous (detached) render, back-propagates its own loss, and the optimiser steps
+once; e4e's latent discriminator then sees the last pass's codes.
 Every random draw depends on (seed, step, phase, rank) only, and the data order on the step, so resuming is exact.
 Data-parallel replicas average gradients through the GAN trainer's `Distributed`.
 """
@@ -20,7 +23,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from stylegan_edit.encoders.config import check_generator, generator_fingerprint
-from stylegan_edit.encoders.encoder import E4EEncoder, StyleEncoder, build_encoder, init_backbone_from_classifier
+from stylegan_edit.encoders.encoder import StyleEncoder, build_encoder, init_backbone_from_classifier
 from stylegan_edit.encoders.latent_discriminator import (
     LatentDiscriminator,
     encoder_adversarial_loss,
@@ -166,16 +169,25 @@ class EncoderTrainer:
         return torch.cat(parts), known
 
     def encode(self, images: Tensor, num_offsets: int) -> Tensor:
-        """The encoder's ws for `images`, with e4e's first `num_offsets` offsets enabled."""
-        if isinstance(self.encoder, E4EEncoder):
-            return self.encoder(images, num_offsets=num_offsets)
-        return self.encoder(images)
+        """The encoder's ws for `images`, with e4e's first `num_offsets` offsets enabled (ReStyle: after all
+        `options.iterations` passes)."""
+        if self.encoder.config.restyle:
+            *_, (ws, _) = self.encoder.restyle_steps(
+                images, self.generator, self.options.iterations, num_offsets=num_offsets, render_last=False
+            )
+            return ws
+        return self.encoder.codes(images, num_offsets)
 
     def losses(self, targets: Tensor, known: Tensor | None, num_offsets: int) -> tuple[Tensor, dict[str, Tensor]]:
-        """The encoder's codes for `targets` and its loss terms (batch means, `total` weighted)."""
-        opts = self.options
+        """The encoder's codes for `targets` and its loss terms (batch means, `total` weighted); one-pass encoders."""
         ws = self.encode(targets, num_offsets)
-        images = self.generator.synthesis(ws, noise_mode="const")
+        return ws, self.terms(ws, self.generator.synthesis(ws, noise_mode="const"), targets, known, num_offsets)
+
+    def terms(
+        self, ws: Tensor, images: Tensor, targets: Tensor, known: Tensor | None, num_offsets: int
+    ) -> dict[str, Tensor]:
+        """The loss terms of codes `ws` and their render `images` for `targets`."""
+        opts = self.options
         terms: dict[str, Tensor] = {"mse": mse_loss(images, targets).mean()}
         weighted = [opts.mse_weight * terms["mse"]]
         if self.perceptual is not None:
@@ -195,23 +207,37 @@ class EncoderTrainer:
             terms["adv"] = encoder_adversarial_loss(self.discriminator(_codes(ws, num_offsets)))
             weighted.append(opts.adv_weight * terms["adv"])
         terms["total"] = torch.stack(weighted).sum()
-        return ws, terms
+        return terms
+
+    def _backward(self, terms: dict[str, Tensor]) -> dict[str, float]:
+        if not bool(torch.isfinite(terms["total"])):
+            raise ValueError(f"encoder training diverged (NaN loss) at step {self.step_index}; try a lower --lr")
+        terms["total"].backward()
+        return {name: float(value.detach()) for name, value in terms.items()}
 
     def step(self) -> EncoderStepStats:
-        """One encoder update on one batch, then (e4e) one latent-discriminator update."""
+        """One encoder update on one batch (ReStyle: its passes' gradients summed), then (e4e) one
+        latent-discriminator update. A ReStyle step reports its passes' mean losses."""
         start = time.perf_counter()
         num_offsets = self.options.num_offsets(self.step_index)
         targets, known = self._batch()
         if self.discriminator is not None:
             self.discriminator.requires_grad_(False)
         self.encoder_opt.zero_grad(set_to_none=True)
-        ws, terms = self.losses(targets, known, num_offsets)
-        if not bool(torch.isfinite(terms["total"])):
-            raise ValueError(f"encoder training diverged (NaN loss) at step {self.step_index}; try a lower --lr")
-        terms["total"].backward()
+        if self.encoder.config.restyle:
+            passes = []
+            steps = self.encoder.restyle_steps(
+                targets, self.generator, self.options.iterations, num_offsets=num_offsets
+            )
+            for ws, images in steps:
+                assert images is not None
+                passes.append(self._backward(self.terms(ws, images, targets, known, num_offsets)))
+            values = {name: sum(p[name] for p in passes) / len(passes) for name in passes[0]}
+        else:
+            ws, terms = self.losses(targets, known, num_offsets)
+            values = self._backward(terms)
         self.distributed.average_gradients_(self.encoder)
         self.encoder_opt.step()
-        values = {name: float(value.detach()) for name, value in terms.items()}
         if self.discriminator is not None:
             values.update(self._discriminator_step(ws.detach(), num_offsets))
         self.step_index += 1

@@ -1,5 +1,6 @@
-"""Encoder training as one call: a new pSp / e4e run (defaults per architecture from `ARCH_DEFAULTS`), a fine-tune
-of an encoder file (retargeted to another generator of the same shape), or a resumed run."""
+"""Encoder training as one call: a new pSp / e4e / ReStyle run (defaults per base architecture from
+`ARCH_DEFAULTS`), a fine-tune of an encoder file (retargeted to another generator of the same shape; a pSp / e4e
+file given with `arch="restyle-psp"` / `"restyle-e4e"` warm-starts its ReStyle variant), or a resumed run."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from stylegan_edit.encoders import (
     load_encoder,
     run_encoder_training,
 )
+from stylegan_edit.encoders.config import RESTYLE_PREFIX
+from stylegan_edit.encoders.encoder import restyle_from
 from stylegan_edit.encoders.loop import validation_images
 from stylegan_edit.encoders.options import RESUMABLE_CHANGES
 from stylegan_edit.encoders.trainer import ENCODER_STATE_FORMAT, ENCODER_STATE_KEYS
@@ -56,8 +59,8 @@ logger = logging.getLogger(__name__)
 
 
 def encoder_options(config: EncoderConfig, **changes: Any) -> EncoderTrainingOptions:
-    """The options of a new run for the encoder `config`: `ARCH_DEFAULTS[config.arch]`, then `changes`."""
-    return EncoderTrainingOptions(encoder=config, **{**ARCH_DEFAULTS[config.arch], **changes})
+    """The options of a new run for the encoder `config`: `ARCH_DEFAULTS[config.base_arch]`, then `changes`."""
+    return EncoderTrainingOptions(encoder=config, **{**ARCH_DEFAULTS[config.base_arch], **changes})
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,11 @@ def open_encoder_run(
 ) -> EncoderRun:
     """A new encoder run in `run_dir`, or (`resume=True`) the run saved there, ready to step.
 
-    arch: `psp` or `e4e` (a new run needs it, unless `fine_tune` names an encoder file or bundled encoder, whose
-    weights, options and step count go on: `changes` override its options; its optimiser and e4e's latent
-    discriminator start fresh; an encoder of another generator of the same shape takes this one's mean W).
+    arch: `psp`, `e4e`, `restyle-psp` or `restyle-e4e` (a new run needs it, unless `fine_tune` names an encoder
+    file or bundled encoder, whose weights, options and step count go on: `changes` override its options; its
+    optimiser and e4e's latent discriminator start fresh; an encoder of another generator of the same shape takes
+    this one's mean W; a pSp / e4e encoder with arch `restyle-` + its arch becomes its ReStyle variant, whose
+    first iteration is the encoder's pass, `encoders.restyle_from`).
     network: the generator (default `synthfaces-64`; a resumed run: the one it recorded). data: real images, an
     image folder or `synthfaces:photo|toon` (default `synthfaces:photo`; a resumed run: its own). backbone_init:
     `random` (default) or `classifier` (the bundled attribute classifier's stages). changes:
@@ -125,7 +130,9 @@ def open_encoder_run(
         prepare: Callable[[], _Prepared] = partial(_resumed, run_dir, network, data, distributed.device)
     else:
         if arch is None and fine_tune is None:
-            raise ValueError("a new run needs an arch (psp or e4e) or an encoder to fine-tune")
+            raise ValueError(
+                "a new run needs an arch (psp, e4e, restyle-psp or restyle-e4e) or an encoder to fine-tune"
+            )
         num = synthfaces_num if synthfaces_num is not None else DEFAULT_SYNTHFACES_NUM
         spec = (network, data or DEFAULT_DATA, num)
         prepare = partial(_new, run_dir, arch, spec, fine_tune, backbone_init, changes, distributed)
@@ -187,10 +194,15 @@ def _new(
                 "stylegan-edit encoders only"
             )
         encoder = loaded
-        if arch is not None and arch != encoder.arch:
+        warm = arch is not None and arch == f"{RESTYLE_PREFIX}{encoder.arch}"
+        if arch is not None and arch != encoder.arch and not warm:
             raise ValueError(f"--resume-from {fine_tune} is an encoder of arch {encoder.arch}, not {arch}")
         step = int(encoder.metadata.get("step", "0"))
         options = EncoderTrainingOptions.of_encoder(encoder.config, encoder.metadata, **changes)
+        if warm:
+            encoder = restyle_from(encoder)
+            options = options.replace(encoder=encoder.config)
+            notes.append(f"warm-starting {arch} from the {loaded.arch} encoder {fine_tune}")
         if options.total_steps <= step:
             raise ValueError(f"--resume-from {fine_tune} has trained {step} steps already; pass a larger --steps")
         metadata["backbone_init"] = encoder.metadata.get("backbone_init", "unknown")
@@ -253,7 +265,7 @@ def train_encoder(
     progress: Callable[[EncoderProgress], None] | None = None,
     **arguments: Any,
 ) -> EncoderRun:
-    """Train a pSp or e4e encoder to its `total_steps` in `run_dir`: what `stylegan-edit train-encoder` does.
+    """Train a pSp, e4e or ReStyle encoder to its `total_steps` in `run_dir`: what `stylegan-edit train-encoder` does.
 
     `arguments` are `open_encoder_run`'s (arch, network, data, resume, fine_tune, backbone_init, changes,
     synthfaces_num, num_workers); `progress` is called after every step; each note is logged. Under torchrun every

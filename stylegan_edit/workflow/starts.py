@@ -15,6 +15,7 @@ from torch import Tensor
 
 from stylegan_edit.assets import DEFAULT_NETWORK
 from stylegan_edit.encoders.checkpoint import load_encoder
+from stylegan_edit.encoders.encoder import IterativeEncoder, StyleEncoder
 from stylegan_edit.encoders.official.encoder import OfficialEncoder
 from stylegan_edit.encoders.official.restyle import DEFAULT_ITERATIONS, ReStyleEncoder
 from stylegan_edit.generators import AnyGenerator, Generator, Network, StyleGAN3Generator
@@ -91,12 +92,16 @@ def load_checked_encoder(
 ) -> tuple[ImageEncoder, str]:
     """The encoder (`psp` / `e4e`: the one shipped for the bundled `network_name`, the default model when None; a
     bundled encoder's name; a file: ours or an official pSp / e4e / ReStyle checkpoint; or an encoder object), on
-    the generator's device and checked against it."""
+    the generator's device and checked against it. One of our ReStyle encoders comes with `generator`, which it
+    renders with between iterations."""
+    model: ImageEncoder
     if isinstance(encoder, str | Path):
         model, label = load_encoder(encoder, network=network_name, device=generator.device), str(encoder)
     else:
         model, label = encoder.to(generator.device), f"a {encoder.arch} encoder"
     model.check_generator(generator, f"the encoder {label}")
+    if isinstance(model, StyleEncoder) and model.config.restyle:
+        model = model.with_generator(generator)
     return model, label
 
 
@@ -105,7 +110,7 @@ def encoder_pass(
 ) -> tuple[Callable[[Tensor], Latents], int | None]:
     """`model`'s images -> codes and the ReStyle iterations it runs (`iterations`, None: ReStyle's 5; None for
     one-pass encoders, which refuse `iterations` in one line)."""
-    if not isinstance(model, ReStyleEncoder):
+    if not isinstance(model, ReStyleEncoder | IterativeEncoder):
         if iterations is not None:
             raise ValueError(
                 f"the encoder {label} ({model.arch}) encodes in one pass; iterations apply to ReStyle encoders only"
