@@ -4,13 +4,21 @@ checkpoint's iterations, optionally refined by L-BFGS, writing what `project` wr
 from __future__ import annotations
 
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import click
 
 from stylegan_edit.cli.common import friendly_errors, output_folder, pick_device
-from stylegan_edit.cli.inputs import check_handoff_writable, photo_options
-from stylegan_edit.cli.options import device_option, encoder_option, network_option, outdir_option, progress_option
+from stylegan_edit.cli.inputs import check_handoff_writable, photo_folder, photo_options, run_folder
+from stylegan_edit.cli.options import (
+    device_option,
+    encoder_option,
+    network_option,
+    outdir_option,
+    progress_option,
+    resume_folder_option,
+)
 from stylegan_edit.cli.project import LOSS_NAMES
 from stylegan_edit.cli.tuning import TuningBar, check_tune_options, tune_options, tuning_lines
 
@@ -48,6 +56,7 @@ PERCEPTUAL_HELP = (
     "--perceptual", type=click.Choice(PERCEPTUAL_NAMES), default="auto", show_default=True, help=PERCEPTUAL_HELP
 )
 @tune_options
+@resume_folder_option
 @progress_option
 @device_option
 @friendly_errors
@@ -66,6 +75,7 @@ def encode(
     tune_steps: int,
     tune_lr: float,
     tune_full: bool,
+    resume: bool,
     progress: bool,
     device: str,
 ) -> None:
@@ -74,7 +84,12 @@ def encode(
     per-image latents (native and NVIDIA projected_w.npz), proj.png, compare.png (target | reconstruction) and
     metrics, and record the latents for `apply`. An official pSp / e4e / ReStyle .pt holds its generator, so
     --network may be left out. --refine STEPS continues with L-BFGS from the codes; --tune then tunes the
-    generator around them (PTI) and writes it beside the latents."""
+    generator around them (PTI) and writes it beside the latents.
+
+    IMAGES may be one FOLDER: its images (recursively, in sorted order; results in --outdir mirror its sub-folders)
+    are encoded --batch-size at a time, each written when its batch is done; see --resume. Under
+    `torchrun --nproc_per_node N -m stylegan_edit.cli encode FOLDER ...` the N processes share the batches (one
+    GPU each on CUDA). A folder run prints a summary instead of a line per image and takes no --tune."""
     from tqdm import tqdm
 
     from stylegan_edit.assets import resolve_network
@@ -83,6 +98,28 @@ def encode(
     from stylegan_edit.workflow.outputs import save_inversion
 
     check_tune_options(tune)
+    folder = photo_folder(images)
+    if folder is not None:
+        if tune:
+            raise click.UsageError("--tune tunes one generator around all the images at once: pass photo files")
+        from stylegan_edit.workflow.folder_inversion import encode_folder
+
+        bound = partial(
+            encode_folder,
+            network_spec,
+            folder,
+            outdir,
+            encoder=encoder_spec,
+            iterations=iterations,
+            refine=refine,
+            perceptual=perceptual,
+            align=align,
+            face_index=face_index,
+            batch_size=batch_size,
+            resume=resume,
+        )
+        run_folder(bound, command="encode", outdir=outdir, network_spec=network_spec, progress=progress, device=device)
+        return
     check_handoff_writable()
     with output_folder(outdir):
         tuning_bar = TuningBar(enabled=progress)

@@ -22,6 +22,7 @@ from stylegan_edit.cli.metrics import metrics
 from stylegan_edit.cli.project import project
 from stylegan_edit.cli.train import train
 from stylegan_edit.cli.train_encoder import train_encoder
+from stylegan_edit.cli.train_hyperstyle import train_hyperstyle
 from stylegan_edit.cli.ui import ui
 
 
@@ -57,6 +58,7 @@ for _command in (
     align,
     project,
     train_encoder,
+    train_hyperstyle,
     encode,
     train_classifier,
     metrics,

@@ -46,6 +46,7 @@ __all__ = [
     "noise_mode_option",
     "outdir_option",
     "progress_option",
+    "resume_folder_option",
     "rotate_option",
     "seeds_option",
     "strength_option",
@@ -90,6 +91,20 @@ def network_option(func: F | None = None, *, default_text: str = "synthfaces-64"
 def progress_option(func: F) -> F:
     return click.option(
         "--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on the terminal."
+    )(func)
+
+
+def resume_folder_option(func: F) -> F:
+    """`--resume/--no-resume` of `project` / `encode` over a FOLDER (on by default, as torchrun's restarts expect)."""
+    return click.option(
+        "--resume/--no-resume",
+        default=True,
+        show_default=True,
+        help="With a FOLDER: skip the images whose results --outdir holds from a run of that folder with the same "
+        "options (an image is finished once its metrics.json, written last, is there and its latents.safetensors "
+        "reads), so repeating an interrupted command, or torchrun restarting it, continues the run; a run with "
+        "other options there is refused. --no-resume redoes every image. A folder run keeps what it finished when "
+        "it fails or is interrupted. Photo files are always inverted afresh.",
     )(func)
 
 

@@ -3,19 +3,21 @@ latents."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from stylegan_edit.cli.common import friendly_errors, output_folder, pick_device
-from stylegan_edit.cli.inputs import check_handoff_writable, photo_options
+from stylegan_edit.cli.inputs import check_handoff_writable, photo_folder, photo_options, run_folder
 from stylegan_edit.cli.options import (
     device_option,
     encoder_option,
     network_option,
     outdir_option,
     progress_option,
+    resume_folder_option,
 )
 from stylegan_edit.cli.tuning import TuningBar, check_tune_options, tune_options, tuning_lines
 
@@ -89,6 +91,7 @@ LOSS_HELP = (
     "--save-video/--no-save-video", default=False, show_default=True, help="Write the optimisation as proj.gif."
 )
 @tune_options
+@resume_folder_option
 @progress_option
 @device_option
 @friendly_errors
@@ -113,18 +116,53 @@ def project(
     tune_steps: int,
     tune_lr: float,
     tune_full: bool,
+    resume: bool,
     progress: bool,
     device: str,
 ) -> None:
     """Project IMAGES onto the generator; write per-image latents (native and NVIDIA projected_w.npz),
     proj.png, compare.png (target | reconstruction) and metrics, and record the latents for `apply`. --tune then
-    tunes the generator around the codes (PTI: use --space w for the paper's pivots) and writes it beside them."""
+    tunes the generator around the codes (PTI: use --space w for the paper's pivots) and writes it beside them.
+
+    IMAGES may be one FOLDER: its images (recursively, in sorted order; results in --outdir mirror its sub-folders)
+    are projected --batch-size at a time, each written when its batch is done, and image k of the sorted listing
+    uses seed + k; see --resume. Under `torchrun --nproc_per_node N -m stylegan_edit.cli project FOLDER ...` the
+    N processes share the batches (one GPU each on CUDA). A folder run prints a summary instead of a line per
+    image and takes no --tune."""
     from stylegan_edit.assets import resolve_network
     from stylegan_edit.cli.handoff import record_latents
     from stylegan_edit.workflow.inversion import project as run_projection
     from stylegan_edit.workflow.outputs import num_frames, save_inversion
 
     check_tune_options(tune)
+    folder = photo_folder(images)
+    if folder is not None:
+        if tune:
+            raise click.UsageError("--tune tunes one generator around all the images at once: pass photo files")
+        from stylegan_edit.workflow.folder_inversion import project_folder
+
+        bound = partial(
+            project_folder,
+            network_spec,
+            folder,
+            outdir,
+            space=space,
+            preset=preset,
+            num_steps=num_steps,
+            encoder=encoder_spec,
+            init=init_latents,
+            loss=loss,
+            noise=noise,
+            align=align,
+            face_index=face_index,
+            batch_size=batch_size,
+            seed=seed,
+            strip=strip,
+            video=save_video,
+            resume=resume,
+        )
+        run_folder(bound, command="project", outdir=outdir, network_spec=network_spec, progress=progress, device=device)
+        return
     check_handoff_writable()
     with output_folder(outdir):
         bar = _ProgressBar(enabled=progress)

@@ -34,6 +34,10 @@ _EXPORTS = {
     "train_gan": "training",
     "resume_options": "training",
     "train_encoder": "encoder_training",
+    "invert_hyperstyle": "hyperstyle",
+    "load_hyperstyle": "hyperstyle",
+    "save_hyperstyle_inversion": "hyperstyle",
+    "train_hyperstyle": "hyperstyle_training",
     "train_classifier": "classification",
     "make_dataset": "datasets",
     "convert_network": "conversion",
@@ -54,11 +58,14 @@ __all__ = [
     "generate",
     "get_preset",
     "interpolate",
+    "invert_hyperstyle",
+    "load_hyperstyle",
     "make_dataset",
     "ppl",
     "project",
     "render",
     "resume_options",
+    "save_hyperstyle_inversion",
     "save_inversion",
     "separability",
     "small_data_metrics",
@@ -66,6 +73,7 @@ __all__ = [
     "train_classifier",
     "train_encoder",
     "train_gan",
+    "train_hyperstyle",
     "truncate",
 ]
 
@@ -79,6 +87,8 @@ if TYPE_CHECKING:
     from stylegan_edit.workflow.encoder_training import train_encoder
     from stylegan_edit.workflow.equivariance import eqt
     from stylegan_edit.workflow.evaluation import fid, separability
+    from stylegan_edit.workflow.hyperstyle import invert_hyperstyle, load_hyperstyle, save_hyperstyle_inversion
+    from stylegan_edit.workflow.hyperstyle_training import train_hyperstyle
     from stylegan_edit.workflow.inversion import Inversion, encode, project
     from stylegan_edit.workflow.mixing import blend, interpolate
     from stylegan_edit.workflow.outputs import save_inversion

@@ -107,19 +107,44 @@ def save_inversion(
     count = len(result.latents)
     if names is None:
         names = output_names(sources) if sources is not None else [f"image{k}" for k in range(count)]
-    if len(names) != count or (sources is not None and len(sources) != count):
-        raise ValueError(f"{count} images inverted, but {len(names)} names and {len(sources or names)} sources given")
-    if (strip or video) and not result.frames:
-        raise ValueError("strip and video need the frames: project with num_frames=num_frames(strip=..., video=...)")
-    steps = sorted(result.frames)
-    strip_steps = set(frame_steps(result.num_steps, STRIP_FRAMES))
+    _check_images(result, names, sources, strip=strip, video=video)  # before the tuned generator is written
     tuned, tuned_kind = _write_tuned(result, outdir, full=tuned_full)
     tuned_record = {TUNED_KEY: str(tuned.resolve())} if tuned is not None else {}
+    folders, lines = save_image_folders(
+        result, outdir, names=names, sources=sources, strip=strip, video=video, metadata=tuned_record
+    )
+    combined = outdir / COMBINED_NAME
+    metadata = {**provenance(result), **tuned_record, "names": json.dumps(list(names))}
+    metadata["sources"] = json.dumps([str(s) for s in (sources if sources is not None else names)])
+    result.latents.save(combined, metadata=metadata)
+    return SavedInversion(list(names), folders, lines, combined, tuned, tuned_kind)
+
+
+def save_image_folders(
+    result: Inversion,
+    outdir: str | Path,
+    *,
+    names: Sequence[str],
+    sources: Sequence[str | Path] | None = None,
+    strip: bool = False,
+    video: bool = False,
+    metadata: dict[str, str] | None = None,
+) -> tuple[list[Path], list[str]]:
+    """Write each image's sub-folder `outdir/<name>` as `save_inversion` does (`metrics.json` last, so its presence
+    means the folder is complete), without the file of all latents; returns the folders and their metrics lines.
+
+    names: one folder name per image (may hold `/`: nested folders); sources: the input files, recorded as
+    metadata; metadata: more entries for every image's latents and metrics.
+    """
+    outdir = Path(outdir)
+    _check_images(result, names, sources, strip=strip, video=video)
+    steps = sorted(result.frames)
+    strip_steps = set(frame_steps(result.num_steps, STRIP_FRAMES))
     folders, lines = [], []
     for k, name in enumerate(names):
-        metadata = {**provenance(result, k), **tuned_record}
+        record = {**provenance(result, k), **(metadata or {})}
         if sources is not None:
-            metadata["source"] = str(sources[k])
+            record["source"] = str(sources[k])
         pictures = {step: to_pil(result.frames[step][k : k + 1])[0] for step in steps}
         frames = {}
         if strip:
@@ -131,14 +156,20 @@ def save_inversion(
         if result.tuning is not None:  # the base generator's reconstruction of the pivot, before tuning
             pivot = result.tuning.pivot_metrics
             metrics.update({f"pivot_{key}": float(v[k]) for key, v in pivot.items() if not math.isnan(float(v[k]))})
-        _write_image(folder, result, k, metadata, metrics, frames)
+        _write_image(folder, result, k, record, metrics, frames)
         folders.append(folder)
         lines.append(_metrics_line(metrics, _perceptual_name(result)) + f"  -> {folder}")
-    combined = outdir / COMBINED_NAME
-    metadata = {**provenance(result), **tuned_record, "names": json.dumps(list(names))}
-    metadata["sources"] = json.dumps([str(s) for s in (sources if sources is not None else names)])
-    result.latents.save(combined, metadata=metadata)
-    return SavedInversion(list(names), folders, lines, combined, tuned, tuned_kind)
+    return folders, lines
+
+
+def _check_images(
+    result: Inversion, names: Sequence[str], sources: Sequence[str | Path] | None, *, strip: bool, video: bool
+) -> None:
+    count = len(result.latents)
+    if len(names) != count or (sources is not None and len(sources) != count):
+        raise ValueError(f"{count} images inverted, but {len(names)} names and {len(sources or names)} sources given")
+    if (strip or video) and not result.frames:
+        raise ValueError("strip and video need the frames: project with num_frames=num_frames(strip=..., video=...)")
 
 
 def _write_tuned(result: Inversion, outdir: Path, *, full: bool) -> tuple[Path | None, str]:

@@ -1,9 +1,11 @@
 """What the inversion workflow returns: the `Inversion` of a batch of photos (with, after pivotal tuning, the tuned
-generator: PTI, arXiv:2106.05744), and the progress events a projection reports while it runs."""
+generator: PTI, arXiv:2106.05744), the progress events a projection reports while it runs, and the events and
+summary of a folder's inversion (`workflow.folders`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from torch import Tensor
 
@@ -113,3 +115,51 @@ class ProjectionProgress:
 
 
 ProjectionEvent = ProjectionStart | ProjectionProgress
+
+
+@dataclass(frozen=True)
+class FolderStart:
+    """Sent once every process has listed the folder: `num_images` in it, `num_finished` of them done by an
+    earlier run (skipped), `num_here` of the rest that this process (`rank` of `world_size`) inverts."""
+
+    num_images: int
+    num_finished: int
+    num_here: int
+    rank: int
+    world_size: int
+
+
+@dataclass(frozen=True)
+class FolderBatch:
+    """Sent after each batch of this process: the names of the images written, a line per image (`name: MSE ...
+    -> folder`), what was done to each photo, and the photos that could not be read or aligned (`path: why`; not
+    written)."""
+
+    names: tuple[str, ...]
+    lines: tuple[str, ...]
+    notes: tuple[str, ...]
+    failed: tuple[str, ...]
+
+
+FolderEvent = FolderStart | FolderBatch
+
+
+@dataclass(frozen=True)
+class FolderRun:
+    """A folder inverted: `num_images` listed, `num_skipped` finished before this run, `num_inverted` by this run
+    (all processes), `failed` the names still without results; `combined`: the file of all finished images'
+    latents in listing order (written by rank 0; None on other ranks or when no image is finished);
+    `mean_metrics`: the finished images' mean `psnr`, `ssim`, ... (rank 0); `seconds`: the inversion's wall time
+    from the first batch to the last process done; `network`: the name or path of the generator."""
+
+    folder: Path
+    outdir: Path
+    num_images: int
+    num_skipped: int
+    num_inverted: int
+    failed: tuple[str, ...]
+    combined: Path | None
+    mean_metrics: dict[str, float]
+    seconds: float
+    world_size: int
+    network: str | None
